@@ -1,0 +1,76 @@
+"""Settings.from_env(environ): the only place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.errors import UsageError
+
+SLACK_API_URL = "https://slack.com/api/"
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise UsageError(f"{name} must be positive, not {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack_template: Path | None = None
+    database_url: str = "sqlite:///tagpin.db"
+    insecure_registries: tuple[str, ...] = ()
+    deployers: tuple[str, ...] = ()
+    audit_channel: str | None = None
+    drift_channel: str | None = None
+    slack_api_url: str = SLACK_API_URL
+    bind: str = "127.0.0.1:3000"
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    docker_config: Path | None = None
+    converge_timeout: float = 120.0
+    registry_cache_ttl: float = 60.0
+    docker_environ: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        template = env.get("TAGPIN_STACK_TEMPLATE")
+        docker_config = env.get("DOCKER_CONFIG")
+        home = env.get("HOME")
+        config_path = (
+            Path(docker_config) / "config.json" if docker_config
+            else Path(home) / ".docker" / "config.json" if home else None
+        )
+        return cls(
+            stack_template=Path(template) if template else None,
+            database_url=env.get("TAGPIN_DATABASE_URL") or "sqlite:///tagpin.db",
+            insecure_registries=_csv(env.get("TAGPIN_INSECURE_REGISTRIES")),
+            deployers=_csv(env.get("TAGPIN_DEPLOYERS")),
+            audit_channel=env.get("TAGPIN_AUDIT_CHANNEL") or None,
+            drift_channel=env.get("TAGPIN_DRIFT_CHANNEL") or None,
+            slack_api_url=env.get("TAGPIN_SLACK_API_URL") or SLACK_API_URL,
+            bind=env.get("TAGPIN_BIND") or "127.0.0.1:3000",
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+            docker_config=config_path,
+            converge_timeout=_float(env, "TAGPIN_CONVERGE_TIMEOUT", 120.0),
+            registry_cache_ttl=_float(env, "TAGPIN_REGISTRY_CACHE_TTL", 60.0),
+            docker_environ={k: v for k, v in env.items() if k.startswith("DOCKER_")},
+        )

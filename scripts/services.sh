@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Install (when missing) and start, idempotently, everything tagpin's demo and tests talk to:
+# a dockerd in swarm mode and a registry, both on loopback only, and headless Chromium.
+# Usage: scripts/services.sh [--no-browser]
+set -euo pipefail
+
+STATE_DIR=${TAGPIN_STATE_DIR:-/var/lib/tagpin-dev}
+LOG_DIR=${TAGPIN_LOG_DIR:-/var/log}
+REGISTRY_ADDR=${TAGPIN_REGISTRY_ADDR:-127.0.0.1:5000}
+WANT_BROWSER=1
+[[ "${1:-}" == "--no-browser" ]] && WANT_BROWSER=0
+
+say() { printf 'services: %s\n' "$*" >&2; }
+need_root() { [[ $(id -u) == 0 ]] || { say "must run as root (installs packages, starts dockerd)"; exit 1; }; }
+
+apt_install() {
+  local missing=()
+  for spec in "$@"; do
+    local pkg=${spec%%:*} bin=${spec#*:}
+    command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  need_root
+  say "installing ${missing[*]}"
+  if [[ ! -f /var/lib/apt/periodic/tagpin-updated ]]; then
+    apt-get update -qq && mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/tagpin-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+start_dockerd() {
+  if docker info >/dev/null 2>&1; then return 0; fi
+  need_root
+  say "starting dockerd (no bridge, no iptables: nothing leaves loopback)"
+  # A stale pid file from a killed daemon stops a new one from starting.
+  if [[ -f /var/run/docker.pid ]] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+    rm -f /var/run/docker.pid
+  fi
+  nohup dockerd --bridge=none --iptables=false --ip-masq=false --ip6tables=false \
+    >"$LOG_DIR/dockerd.log" 2>&1 &
+  for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && return 0; sleep 0.5; done
+  say "dockerd did not come up; last lines of $LOG_DIR/dockerd.log:"; tail -20 "$LOG_DIR/dockerd.log" >&2
+  exit 1
+}
+
+init_swarm() {
+  local state
+  state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+  if [[ $state == active ]]; then return 0; fi
+  say "initialising swarm on 127.0.0.1"
+  docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null
+}
+
+start_registry() {
+  if curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1; then return 0; fi
+  mkdir -p "$STATE_DIR/registry"
+  cat >"$STATE_DIR/registry.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $STATE_DIR/registry}, delete: {enabled: true}}
+http: {addr: $REGISTRY_ADDR}
+YML
+  say "starting registry on $REGISTRY_ADDR"
+  nohup docker-registry serve "$STATE_DIR/registry.yml" >"$LOG_DIR/tagpin-registry.log" 2>&1 &
+  for _ in $(seq 1 60); do curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  say "registry did not come up; see $LOG_DIR/tagpin-registry.log"; tail -20 "$LOG_DIR/tagpin-registry.log" >&2
+  exit 1
+}
+
+apt_install docker.io:dockerd docker-registry:docker-registry busybox-static:busybox curl:curl
+# Debian's docker.io ships the CLI; an existing newer CLI is fine (API version negotiation).
+command -v docker >/dev/null || apt_install docker-cli:docker
+if ((WANT_BROWSER)); then apt_install chromium:chromium; fi
+start_dockerd
+init_swarm
+start_registry
+say "ready: dockerd (swarm $(docker info --format '{{.Swarm.LocalNodeState}}')), registry http://$REGISTRY_ADDR"

@@ -1,0 +1,65 @@
+"""Shared test plumbing: real services are found or the test skips -- or fails when TAGPIN_REQUIRE names them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+REGISTRY = os.environ.get("TAGPIN_TEST_REGISTRY", "127.0.0.1:5000")
+
+
+def required() -> set[str]:
+    return {s.strip() for s in os.environ.get("TAGPIN_REQUIRE", "").split(",") if s.strip()}
+
+
+def unavailable(service: str, reason: str) -> None:
+    """Skip locally; fail in CI (TAGPIN_REQUIRE lists the service) -- a green run that skipped is red."""
+    message = f"{service} unavailable: {reason} (run scripts/services.sh)"
+    if service in required():
+        pytest.fail(f"{message}; TAGPIN_REQUIRE demands it", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def registry() -> str:
+    """host:port of a real registry on loopback."""
+    try:
+        requests.get(f"http://{REGISTRY}/v2/", timeout=3).raise_for_status()
+    except requests.RequestException as exc:
+        unavailable("registry", f"http://{REGISTRY}/v2/ -> {exc}")
+    return REGISTRY
+
+
+@pytest.fixture(scope="session")
+def swarm() -> Iterator[object]:
+    """A docker client whose daemon is a swarm manager."""
+    import docker
+
+    try:
+        client = docker.from_env()
+        state = client.info().get("Swarm", {}).get("LocalNodeState")
+    except Exception as exc:
+        unavailable("swarm", f"dockerd not reachable: {exc}")
+    if state != "active":
+        unavailable("swarm", f"dockerd is not in swarm mode (state {state!r})")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        unavailable("browser", "no chromium on PATH (apt-get install chromium)")
+    return str(path)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for repository and stack names, so runs never collide."""
+    return uuid.uuid4().hex[:8]

@@ -1,0 +1,145 @@
+"""Push small runnable images straight through the registry HTTP API (no Docker needed to make them)."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+from dataclasses import dataclass
+from functools import cache
+
+import requests
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+@dataclass(frozen=True)
+class Pushed:
+    repository: str
+    tag: str
+    digest: str
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _tar(files: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o755, 0
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in sorted((links or {}).items()):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, target, 0
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+@cache
+def _busybox_layer() -> tuple[bytes, bytes]:
+    """(gzipped, raw) layer holding a static busybox with sh and sleep."""
+    path = shutil.which("busybox")
+    if path is None:
+        raise RuntimeError("busybox is not installed (apt-get install busybox-static)")
+    with open(path, "rb") as f:
+        raw = _tar({"bin/busybox": f.read()}, {"bin/sh": "busybox", "bin/sleep": "busybox"})
+    return gzip.compress(raw, mtime=0), raw
+
+
+class Pusher:
+    """Uploads blobs and manifests to one registry (plain http: loopback only)."""
+
+    def __init__(self, registry: str = "127.0.0.1:5000") -> None:
+        self.base = f"http://{registry}"
+        self.registry = registry
+        self.http = requests.Session()
+
+    def _blob(self, repo: str, data: bytes) -> str:
+        digest = _sha(data)
+        if self.http.head(f"{self.base}/v2/{repo}/blobs/{digest}", timeout=30).status_code == 200:
+            return digest
+        start = self.http.post(f"{self.base}/v2/{repo}/blobs/uploads/", timeout=30)
+        start.raise_for_status()
+        location = requests.compat.urljoin(self.base, start.headers["Location"])
+        sep = "&" if "?" in location else "?"
+        put = self.http.put(f"{location}{sep}digest={digest}", data=data, timeout=120,
+                            headers={"Content-Type": "application/octet-stream"})
+        put.raise_for_status()
+        return digest
+
+    def _manifest(self, repo: str, ref: str, body: bytes, media_type: str) -> str:
+        r = self.http.put(f"{self.base}/v2/{repo}/manifests/{ref}", data=body, timeout=30,
+                          headers={"Content-Type": media_type})
+        r.raise_for_status()
+        return _sha(body)
+
+    def push(self, repo: str, tag: str, content: str | None = None, *,
+             cmd: tuple[str, ...] = ("/bin/sleep", "3600"), media_type: str = DOCKER_MANIFEST) -> Pushed:
+        """Push a runnable image; `content` goes into /VERSION so distinct content gives distinct digests."""
+        gz, raw = _busybox_layer()
+        marker = _tar({"VERSION": f"{content if content is not None else tag}\n".encode()})
+        marker_gz = gzip.compress(marker, mtime=0)
+        config = json.dumps({
+            "architecture": "amd64", "os": "linux",
+            "config": {"Cmd": list(cmd), "Env": ["PATH=/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": [_sha(raw), _sha(marker)]},
+        }, sort_keys=True).encode()
+        oci = media_type == OCI_MANIFEST
+        layer_type = ("application/vnd.oci.image.layer.v1.tar+gzip" if oci
+                      else "application/vnd.docker.image.rootfs.diff.tar.gzip")
+        config_type = ("application/vnd.oci.image.config.v1+json" if oci
+                       else "application/vnd.docker.container.image.v1+json")
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": media_type,
+            "config": {"mediaType": config_type, "size": len(config), "digest": self._blob(repo, config)},
+            "layers": [
+                {"mediaType": layer_type, "size": len(gz), "digest": self._blob(repo, gz)},
+                {"mediaType": layer_type, "size": len(marker_gz), "digest": self._blob(repo, marker_gz)},
+            ],
+        }, sort_keys=True).encode()
+        return Pushed(repo, tag, self._manifest(repo, tag, manifest, media_type))
+
+    def push_index(self, repo: str, tag: str, content: str | None = None) -> Pushed:
+        """Push a one-platform OCI index (multi-arch shape) whose child is an OCI manifest."""
+        child = self.push(repo, f"{tag}-amd64-child", content, media_type=OCI_MANIFEST)
+        body = self.http.get(f"{self.base}/v2/{repo}/manifests/{child.digest}", timeout=30,
+                             headers={"Accept": OCI_MANIFEST}).content
+        index = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_INDEX,
+            "manifests": [{"mediaType": OCI_MANIFEST, "size": len(body), "digest": child.digest,
+                           "platform": {"architecture": "amd64", "os": "linux"}}],
+        }, sort_keys=True).encode()
+        return Pushed(repo, tag, self._manifest(repo, tag, index, OCI_INDEX))
+
+    def delete_tag(self, repo: str, tag: str) -> None:
+        """Delete the manifest a tag points to (the registry must allow deletes)."""
+        head = self.http.head(f"{self.base}/v2/{repo}/manifests/{tag}", timeout=30,
+                              headers={"Accept": f"{DOCKER_MANIFEST}, {OCI_MANIFEST}, {OCI_INDEX}"})
+        head.raise_for_status()
+        self.http.delete(f"{self.base}/v2/{repo}/manifests/{head.headers['Docker-Content-Digest']}",
+                         timeout=30).raise_for_status()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="push runnable sample images to a local registry")
+    parser.add_argument("--registry", default="127.0.0.1:5000")
+    parser.add_argument("repository")
+    parser.add_argument("tags", nargs="+")
+    args = parser.parse_args()
+    pusher = Pusher(args.registry)
+    for tag in args.tags:
+        pushed = pusher.push(args.repository, tag)
+        print(f"{args.registry}/{pushed.repository}:{pushed.tag}@{pushed.digest}")
+
+
+if __name__ == "__main__":
+    main()

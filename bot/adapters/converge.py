@@ -1,0 +1,114 @@
+"""Wait, within a bound, until every task of a stack runs its target digest -- or say why it never will."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.adapters.swarm import ServiceState, Swarm, digest_of
+
+Outcome = Literal["converged", "rolled_back", "failed"]
+ROLLING_BACK = {"rollback_started", "rollback_paused", "rollback_completed"}
+FAILED_TASK = {"failed", "rejected"}
+# A brand-new service has no previous spec to roll back to; this many failed tasks means it will not start.
+NEW_SERVICE_FAILURES = 3
+
+
+@dataclass(frozen=True)
+class ServiceReport:
+    name: str
+    target: str
+    running_digests: tuple[str, ...]
+    running: int
+    desired: int
+    state: str                      # converged | pending | rolled_back | failed | missing
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ConvergeReport:
+    outcome: Outcome
+    services: tuple[ServiceReport, ...]
+    seconds: float
+    message: str
+
+
+def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[ServiceState, str], bool]
+           ) -> ServiceReport:
+    if svc is None:
+        return ServiceReport(name, target, (), 0, 0, "missing", "service not created yet")
+    desired = svc.desired if svc.desired >= 0 else max(len(svc.live_tasks), 1)
+
+    def report(state: str, error: str | None) -> ServiceReport:
+        return ServiceReport(name, target, svc.running_digests, svc.running, desired, state, error)
+
+    if svc.update_state in ROLLING_BACK:
+        state = "rolled_back" if svc.update_state == "rollback_completed" else "pending"
+        return report(state, svc.update_message or svc.last_error)
+    if svc.update_state == "paused":
+        return report("failed", f"update paused: {svc.update_message or svc.last_error}")
+    failures = [t for t in svc.tasks if t.state in FAILED_TASK and digest_of(t.image) == target]
+    if svc.previous_image is None and len(failures) >= NEW_SERVICE_FAILURES and svc.running < desired:
+        return report("failed", failures[-1].error or "tasks fail to start")
+    live_other = [t for t in svc.live_tasks if digest_of(t.image) != target]
+    done = (digest_of(svc.image) == target and svc.update_state in (None, "completed")
+            and not live_other and svc.running == desired and svc.running_digests in ((), (target,))
+            and (desired == 0 or prove(svc, target)))
+    return report("converged", None) if done else report("pending", svc.last_error)
+
+
+class Converger:
+    """Polls the stack (two Engine API calls a poll) until converged, rolled back, failed or out of time."""
+
+    def __init__(self, swarm: Swarm, *, poll: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.swarm, self.poll, self.clock, self.sleep = swarm, poll, clock, sleep
+
+    def prove(self, svc: ServiceState, target: str) -> bool:
+        """Where a task's container is on this node, the image it runs must carry the target registry digest."""
+        for task in svc.tasks:
+            if task.state == "running" and task.desired == "running" and task.container_id:
+                digests = self.swarm.local_repo_digests(task.container_id)
+                if digests and not any(d.endswith("@" + target) for d in digests):
+                    return False
+        return True
+
+    def wait(self, tenant: str, targets: Mapping[str, str], timeout: float) -> ConvergeReport:
+        start = self.clock()
+        while True:
+            stack = self.swarm.stack(tenant)
+            reports = tuple(_judge(n, d, stack.get(n), self.prove) for n, d in sorted(targets.items()))
+            states = {r.state for r in reports}
+            elapsed = self.clock() - start
+            if states == {"converged"}:
+                return ConvergeReport("converged", reports, elapsed, "every task runs its target digest")
+            if "pending" not in states and "missing" not in states:
+                bad = [r for r in reports if r.state in ("failed", "rolled_back")]
+                outcome: Outcome = "failed" if any(r.state == "failed" for r in bad) else "rolled_back"
+                why = "; ".join(f"{r.name}: {r.error or r.state}" for r in bad)
+                return ConvergeReport(outcome, reports, elapsed, why)
+            if elapsed >= timeout:
+                late = [r for r in reports if r.state in ("pending", "missing")]
+                why = "; ".join(f"{r.name}: {r.running}/{r.desired} on target"
+                                + (f" ({r.error})" if r.error else "") for r in late)
+                return ConvergeReport("failed", reports, elapsed, f"not converged within {timeout:.0f} s: {why}")
+            self.sleep(self.poll)
+
+    def roll_back(self, tenant: str, services: list[str], timeout: float) -> ConvergeReport:
+        """Explicit rollback after a timeout; waits for each service to settle on its previous spec."""
+        stack = self.swarm.stack(tenant)
+        previous = {}
+        for name in services:
+            svc = stack.get(name)
+            if svc is not None and svc.previous_image and svc.update_state not in ROLLING_BACK:
+                self.swarm.rollback(svc.name)
+            if svc is not None and svc.previous_image:
+                previous[name] = digest_of(svc.previous_image) or svc.previous_image
+        report = self.wait(tenant, previous, timeout) if previous else None
+        if report is None:
+            return ConvergeReport("failed", (), 0.0, "nothing to roll back to (new services)")
+        if report.outcome == "converged":
+            return ConvergeReport("rolled_back", report.services, report.seconds, "previous images restored")
+        return report

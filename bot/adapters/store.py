@@ -1,0 +1,207 @@
+"""The store: tenants, deployments, audit events, per-tenant locks and scans in any SQLAlchemy database."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import Session, SQLModel, col, create_engine, select
+
+from bot.adapters.models import (
+    SCHEMA_VERSION, AuditEvent, Deployment, DriftScan, SchemaInfo, Tenant, TenantLock, utcnow,
+)
+from bot.errors import LockHeld, StoreError
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn: Any, _record: Any) -> None:
+            # WAL lets readers (status, the watcher) run while a deploy writes; FKs for integrity.
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _stamp(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at else "an unknown time"
+
+
+class Store:
+    """One engine per process; short sessions per call so concurrent processes interleave safely."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = _engine(url)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot open database {self.safe_url}: {exc}") from exc
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:
+            return "<unparseable database URL>"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine, expire_on_commit=False) as s:
+                yield s
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error on {self.safe_url}: {type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0]}") from exc
+
+    def migrate(self) -> None:
+        """Create the schema on first use; refuse a database written by a newer tagpin."""
+        try:
+            SQLModel.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot create the schema in {self.safe_url}: {str(exc).splitlines()[0]}") from exc
+        with self.session() as s:
+            info = s.get(SchemaInfo, 1)
+            if info is None:
+                s.add(SchemaInfo(id=1, version=SCHEMA_VERSION))
+                s.commit()
+            elif info.version > SCHEMA_VERSION:
+                raise StoreError(f"the database {self.safe_url} has schema version {info.version}; this tagpin "
+                                 f"knows {SCHEMA_VERSION} -- upgrade tagpin")
+
+    # tenants
+    def tenants(self) -> list[Tenant]:
+        with self.session() as s:
+            return list(s.exec(select(Tenant).order_by(col(Tenant.name))))
+
+    def tenant(self, name: str) -> Tenant | None:
+        with self.session() as s:
+            return s.get(Tenant, name)
+
+    def add_tenant(self, name: str, created_by: str) -> Tenant:
+        with self.session() as s:
+            found = s.get(Tenant, name)
+            if found is not None:
+                return found
+            tenant = Tenant(name=name, created_by=created_by)
+            s.add(tenant)
+            s.commit()
+            return tenant
+
+    # audit
+    def audit(self, actor: str, command: str, tenant: str | None, outcome: str,
+              detail: str | Mapping[str, Any] = "", deployment_id: int | None = None) -> AuditEvent:
+        text = detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True)
+        with self.session() as s:
+            row = AuditEvent(actor=actor, command=command, tenant=tenant, outcome=outcome, detail=text,
+                             deployment_id=deployment_id)
+            s.add(row)
+            s.commit()
+            return row
+
+    def events(self, tenant: str | None = None, limit: int = 50) -> list[AuditEvent]:
+        with self.session() as s:
+            query = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
+            if tenant is not None:
+                query = query.where(AuditEvent.tenant == tenant)
+            return list(s.exec(query))
+
+    # deployments
+    def start_deployment(self, **fields: Any) -> Deployment:
+        with self.session() as s:
+            row = Deployment(**fields)
+            s.add(row)
+            s.commit()
+            return row
+
+    def update_deployment(self, deployment_id: int, **fields: Any) -> Deployment:
+        with self.session() as s:
+            row = s.get(Deployment, deployment_id)
+            if row is None:
+                raise StoreError(f"deployment #{deployment_id} vanished from the database")
+            for key, value in fields.items():
+                setattr(row, key, value)
+            if fields.get("outcome") not in (None, "running"):
+                row.finished_at = utcnow()
+            s.add(row)
+            s.commit()
+            return row
+
+    def deployment(self, deployment_id: int) -> Deployment | None:
+        with self.session() as s:
+            return s.get(Deployment, deployment_id)
+
+    def converged(self, tenant: str, limit: int = 2) -> list[Deployment]:
+        """The tenant's latest converged deployments, newest first."""
+        with self.session() as s:
+            query = (select(Deployment).where(Deployment.tenant == tenant, Deployment.outcome == "converged")
+                     .order_by(col(Deployment.id).desc()).limit(limit))
+            return list(s.exec(query))
+
+    # locks
+    def acquire(self, tenant: str, holder: str, ttl: float, deployment_id: int | None = None) -> str:
+        """Take the tenant's lock or raise LockHeld naming its holder; an expired lock is taken over."""
+        token = secrets.token_hex(8)
+        for _ in range(2):
+            now = utcnow()
+            try:
+                with self.session() as s:
+                    s.add(TenantLock(tenant=tenant, holder=holder, deployment_id=deployment_id, since=now,
+                                     expires_at=now + timedelta(seconds=ttl), token=token))
+                    s.commit()
+                return token
+            except StoreError as exc:
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise
+            with self.session() as s:
+                held = s.get(TenantLock, tenant)
+                if held is None:
+                    continue
+                if held.expires_at.replace(tzinfo=now.tzinfo) > now:
+                    where = f" (deployment #{held.deployment_id})" if held.deployment_id else ""
+                    raise LockHeld(f"{tenant} is being deployed by {held.holder} since "
+                                   f"{_stamp(held.since)}{where}; try again when it finishes")
+                s.execute(delete(TenantLock).where(col(TenantLock.tenant) == tenant,
+                                                   col(TenantLock.token) == held.token))
+                s.commit()
+        raise LockHeld(f"{tenant} is being deployed by another process; try again")
+
+    def attach_lock(self, tenant: str, token: str, deployment_id: int) -> None:
+        with self.session() as s:
+            held = s.get(TenantLock, tenant)
+            if held is not None and held.token == token:
+                held.deployment_id = deployment_id
+                s.add(held)
+                s.commit()
+
+    def release(self, tenant: str, token: str) -> None:
+        with self.session() as s:
+            s.execute(delete(TenantLock).where(col(TenantLock.tenant) == tenant, col(TenantLock.token) == token))
+            s.commit()
+
+    # scans
+    def record_scan(self, tenants: int, findings: int, source: str) -> DriftScan:
+        with self.session() as s:
+            row = DriftScan(tenants=tenants, findings=findings, source=source)
+            s.add(row)
+            s.commit()
+            return row
+
+    def last_scan(self) -> DriftScan | None:
+        with self.session() as s:
+            return s.exec(select(DriftScan).order_by(col(DriftScan.id).desc()).limit(1)).first()

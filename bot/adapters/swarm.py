@@ -1,0 +1,209 @@
+"""Swarm adapter: read a tenant's services and tasks, apply a rendered stack, wait, verify, roll back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+
+from bot.errors import SwarmError
+
+NAMESPACE = "com.docker.stack.namespace"
+# Task states that still count toward a rollout; anything past "running" is history.
+LIVE = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running"}
+
+
+def digest_of(reference: str) -> str | None:
+    """The sha256 digest pinned in a reference, or None for an unpinned one (`repo:latest`)."""
+    _, sep, digest = reference.partition("@")
+    return digest if sep and digest.startswith("sha256:") else None
+
+
+@dataclass(frozen=True)
+class TaskState:
+    service_id: str
+    image: str                 # the task's pinned reference, as Swarm resolved it
+    state: str                 # Status.State
+    desired: str               # DesiredState
+    error: str
+    container_id: str | None
+    node_id: str | None
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    id: str
+    name: str                  # Swarm name: <tenant>_<service>
+    tenant: str
+    short_name: str            # the template's service name
+    image: str                 # Spec.TaskTemplate.ContainerSpec.Image
+    previous_image: str | None
+    desired: int               # -1 for a global service (resolved against tasks)
+    update_state: str | None
+    update_message: str | None
+    labels: Mapping[str, str]
+    tasks: tuple[TaskState, ...] = field(default=())
+
+    @property
+    def live_tasks(self) -> tuple[TaskState, ...]:
+        return tuple(t for t in self.tasks if t.desired == "running" and t.state in LIVE)
+
+    @property
+    def running_digests(self) -> tuple[str, ...]:
+        found = {digest_of(t.image) or t.image for t in self.tasks if t.desired == "running"
+                 and t.state == "running"}
+        return tuple(sorted(found))
+
+    @property
+    def running(self) -> int:
+        return sum(1 for t in self.tasks if t.desired == "running" and t.state == "running")
+
+    @property
+    def last_error(self) -> str | None:
+        errors = [t.error for t in self.tasks if t.error]
+        return errors[-1] if errors else None
+
+
+def _service(raw: Mapping[str, Any], tasks: Iterable[TaskState]) -> ServiceState:
+    spec = raw["Spec"]
+    labels = spec.get("Labels") or {}
+    tenant = labels.get(NAMESPACE, "")
+    name = spec["Name"]
+    mode = spec.get("Mode", {})
+    desired = mode["Replicated"].get("Replicas", 1) if "Replicated" in mode else -1
+    previous = raw.get("PreviousSpec", {}).get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image")
+    update = raw.get("UpdateStatus") or {}
+    return ServiceState(
+        id=raw["ID"], name=name, tenant=tenant,
+        short_name=name[len(tenant) + 1:] if tenant and name.startswith(tenant + "_") else name,
+        image=spec["TaskTemplate"]["ContainerSpec"]["Image"], previous_image=previous, desired=desired,
+        update_state=update.get("State"), update_message=update.get("Message"), labels=labels,
+        tasks=tuple(tasks),
+    )
+
+
+def _task(raw: Mapping[str, Any]) -> TaskState:
+    status = raw.get("Status", {})
+    return TaskState(
+        service_id=raw["ServiceID"], image=raw["Spec"]["ContainerSpec"]["Image"],
+        state=status.get("State", ""), desired=raw.get("DesiredState", ""), error=status.get("Err", ""),
+        container_id=status.get("ContainerStatus", {}).get("ContainerID"), node_id=raw.get("NodeID"),
+    )
+
+
+class Swarm:
+    """Reads go through the Engine API (docker SDK); applying a stack goes through `docker stack deploy`."""
+
+    def __init__(self, client: docker.DockerClient, *, docker_bin: str = "docker",
+                 environ: Mapping[str, str] | None = None,
+                 run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run) -> None:
+        self.client = client
+        self.docker_bin = docker_bin
+        self.environ = dict(environ if environ is not None else os.environ)
+        self._run = run
+        self.api_calls = 0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Swarm:
+        env = dict(os.environ if environ is None else environ)
+        try:
+            client = docker.from_env(environment=env)
+            client.ping()
+        except docker.errors.DockerException as exc:
+            raise SwarmError(f"cannot reach the Docker engine ({env.get('DOCKER_HOST', 'local socket')}): "
+                             f"{_short(exc)}") from exc
+        return cls(client, environ=env)
+
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.api_calls += 1
+        try:
+            return fn(*args, **kwargs)
+        except docker.errors.APIError as exc:
+            raise SwarmError(f"the Docker engine refused: {_short(exc)}") from exc
+        except docker.errors.DockerException as exc:
+            raise SwarmError(f"cannot reach the Docker engine: {_short(exc)}") from exc
+
+    def stacks(self, tenants: Iterable[str] | None = None) -> dict[str, dict[str, ServiceState]]:
+        """Every stack's services with their tasks: exactly two Engine API calls, whatever the count."""
+        wanted = set(tenants) if tenants is not None else None
+        filters: dict[str, Any] = {"label": NAMESPACE}
+        if wanted is not None and len(wanted) == 1:
+            filters = {"label": f"{NAMESPACE}={next(iter(wanted))}"}
+        services = self._call(self.client.api.services, filters=filters)
+        services = [s for s in services if wanted is None or s["Spec"]["Labels"].get(NAMESPACE) in wanted]
+        by_service: dict[str, list[TaskState]] = {s["ID"]: [] for s in services}
+        if services:
+            task_filters = {"service": [s["ID"] for s in services]} if len(services) <= 20 else {}
+            for raw in self._call(self.client.api.tasks, filters=task_filters):
+                if raw.get("ServiceID") in by_service:
+                    by_service[raw["ServiceID"]].append(_task(raw))
+        out: dict[str, dict[str, ServiceState]] = {}
+        for raw in services:
+            state = _service(raw, by_service[raw["ID"]])
+            out.setdefault(state.tenant, {})[state.short_name] = state
+        return out
+
+    def stack(self, tenant: str) -> dict[str, ServiceState]:
+        return self.stacks([tenant]).get(tenant, {})
+
+    def deploy(self, tenant: str, compose: str) -> str:
+        """`docker stack deploy` of a rendered file, retried once on Swarm's "update out of sequence"."""
+        with tempfile.NamedTemporaryFile("w", suffix=".yml", prefix=f"tagpin-{tenant}-", delete=False) as f:
+            f.write(compose)
+            path = f.name
+        try:
+            argv = [self.docker_bin, "stack", "deploy", "--with-registry-auth", "--prune",
+                    "--resolve-image", "never", "--compose-file", path, tenant]
+            for attempt in (1, 2):
+                done = self._docker(argv)
+                if done.returncode == 0:
+                    return done.stdout
+                if "out of sequence" not in done.stderr or attempt == 2:
+                    raise SwarmError(f"docker stack deploy {tenant} failed: {_last_line(done.stderr)}")
+                time.sleep(1.0)
+            raise AssertionError("unreachable")
+        finally:
+            os.unlink(path)
+
+    def rollback(self, service_name: str) -> None:
+        """Swarm's own rollback to the service's previous spec (used when a rollout times out)."""
+        done = self._docker([self.docker_bin, "service", "rollback", "--detach", service_name])
+        if done.returncode != 0:
+            raise SwarmError(f"docker service rollback {service_name} failed: {_last_line(done.stderr)}")
+
+    def remove_stack(self, tenant: str) -> None:
+        self._docker([self.docker_bin, "stack", "rm", tenant])
+
+    def local_repo_digests(self, container_id: str) -> tuple[str, ...]:
+        """The registry digests of the image a local container runs (empty when it is on another node)."""
+        try:
+            container = self._call(self.client.api.inspect_container, container_id)
+            image = self._call(self.client.api.inspect_image, container["Image"])
+        except SwarmError:
+            return ()
+        return tuple(image.get("RepoDigests") or ())
+
+    def _docker(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        try:
+            return self._run(argv, capture_output=True, text=True, env=self.environ, timeout=300, check=False)
+        except FileNotFoundError as exc:
+            raise SwarmError(f"the docker CLI ({self.docker_bin}) is not installed") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise SwarmError(f"{' '.join(argv[:3])} did not finish within 300 s") from exc
+
+
+def _short(exc: Exception) -> str:
+    text = getattr(exc, "explanation", None) or str(exc)
+    return _last_line(str(text))
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"

@@ -1,0 +1,103 @@
+"""The store on a real SQLite file: schema, audit trail, deployments, and the per-tenant lock across processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.models import SCHEMA_VERSION, SchemaInfo
+from bot.adapters.store import Store
+from bot.errors import LockHeld, StoreError
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(f"sqlite:///{tmp_path / 'tagpin.db'}")
+    s.migrate()
+    return s
+
+
+def test_migrate_is_idempotent_and_refuses_a_newer_schema(store: Store) -> None:
+    store.migrate()
+    with store.session() as s:
+        info = s.get(SchemaInfo, 1)
+        assert info is not None and info.version == SCHEMA_VERSION
+        info.version = SCHEMA_VERSION + 1
+        s.add(info)
+        s.commit()
+    with pytest.raises(StoreError, match="upgrade tagpin"):
+        store.migrate()
+
+
+def test_audit_events_newest_first_filtered_by_tenant(store: Store) -> None:
+    store.audit("alice", "deploy", "acme", "converged", {"to": "1.10.0"})
+    store.audit("bob", "status", "other", "ok")
+    store.audit("carol", "deploy", "acme", "refused", "validator: latest")
+    events = store.events("acme")
+    assert [e.actor for e in events] == ["carol", "alice"]
+    assert events[1].detail == '{"to": "1.10.0"}'
+    assert len(store.events(limit=1)) == 1
+
+
+def test_converged_deployments_newest_first(store: Store) -> None:
+    a = store.start_deployment(tenant="acme", actor="a", command="deploy")
+    assert a.id is not None
+    store.update_deployment(a.id, outcome="converged", references='{"web": "r1"}')
+    b = store.start_deployment(tenant="acme", actor="a", command="deploy")
+    assert b.id is not None
+    store.update_deployment(b.id, outcome="failed")
+    c = store.start_deployment(tenant="acme", actor="a", command="deploy")
+    assert c.id is not None
+    done = store.update_deployment(c.id, outcome="converged")
+    assert done.finished_at is not None
+    assert [d.id for d in store.converged("acme")] == [c.id, a.id]
+
+
+def test_lock_names_its_holder_and_is_released(store: Store) -> None:
+    token = store.acquire("acme", "alice", ttl=60, deployment_id=41)
+    with pytest.raises(LockHeld, match=r"acme is being deployed by alice since .* \(deployment #41\)"):
+        store.acquire("acme", "bob", ttl=60)
+    store.release("acme", "wrong-token")
+    with pytest.raises(LockHeld):
+        store.acquire("acme", "bob", ttl=60)
+    store.release("acme", token)
+    store.release("acme", store.acquire("acme", "bob", ttl=60))
+
+
+def test_an_expired_lock_is_taken_over(store: Store) -> None:
+    store.acquire("acme", "crashed-process", ttl=-1)
+    token = store.acquire("acme", "bob", ttl=60)
+    with pytest.raises(LockHeld, match="bob"):
+        store.acquire("acme", "carol", ttl=60)
+    store.release("acme", token)
+
+
+def _contend(url: str, name: str, results: multiprocessing.Queue[str]) -> None:
+    s = Store(url)
+    try:
+        s.acquire("acme", name, ttl=60)
+        results.put(f"won:{name}")
+    except LockHeld as exc:
+        results.put(f"lost:{exc}")
+
+
+def test_two_processes_exclude_each_other(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    Store(url).migrate()
+    results: multiprocessing.Queue[str] = multiprocessing.Queue()
+    procs = [multiprocessing.Process(target=_contend, args=(url, f"p{i}", results)) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    outcomes = [results.get(timeout=5) for _ in procs]
+    assert sum(o.startswith("won:") for o in outcomes) == 1, outcomes
+    assert all("is being deployed by p" in o for o in outcomes if o.startswith("lost:"))
+
+
+def test_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    with pytest.raises(StoreError, match="cannot create the schema"):
+        store.migrate()

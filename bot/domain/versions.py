@@ -1,0 +1,188 @@
+"""Version policy: which tags are candidates, ranked best first, and why every other tag is not."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, cast, get_args
+
+from bot.domain.ranges import Range, parse_range
+from bot.domain.tags import Rejection, Version, parse_core, parse_pattern
+from bot.errors import PolicyError
+
+__all__ = [
+    "KNOWN_POLICY_KEYS", "Candidate", "Mode", "Policy", "Rejection", "Selection", "Version",
+    "is_major_jump", "parse_tag", "select",
+]
+
+Mode = Literal["semver", "two-part", "pattern"]
+_MODES: tuple[str, ...] = get_args(Mode)
+KNOWN_POLICY_KEYS: frozenset[str] = frozenset({"mode", "constraint", "prerelease", "pattern"})
+_GROUPS = frozenset({"version", "variant", "rev"})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One service's policy (an `x-tagpin` block); validated and compiled once, at construction."""
+
+    mode: Mode = "semver"
+    constraint: str | None = None
+    prerelease: bool = False
+    pattern: str | None = None
+    _range: Range | None = field(default=None, init=False, repr=False, compare=False)
+    _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in _MODES:
+            raise PolicyError(f"unknown mode {self.mode!r} (expected one of: {', '.join(_MODES)})")
+        if not isinstance(self.prerelease, bool):
+            raise PolicyError(f"prerelease must be true or false, not {self.prerelease!r}")
+        if self.constraint is not None:
+            if not isinstance(self.constraint, str):
+                # YAML reads `constraint: 1.10` as the float 1.1; refuse rather than guess.
+                raise PolicyError(f"constraint must be a string; quote it in YAML: '{self.constraint}'")
+            object.__setattr__(self, "_range", parse_range(self.constraint, self.prerelease))
+        if self.mode == "pattern":
+            object.__setattr__(self, "_regex", _compile(self.pattern))
+        elif self.pattern is not None:
+            raise PolicyError(f"pattern is only used with mode: pattern (mode is {self.mode})")
+
+    @property
+    def range(self) -> Range | None:
+        """The constraint desugared to comparators (npm semantics), or None when there is none."""
+        return self._range
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, object]) -> Policy:
+        """An `x-tagpin` block; an unknown key is refused by name, as it is almost always a typo."""
+        unknown = sorted(set(data) - KNOWN_POLICY_KEYS)
+        if unknown:
+            known = ", ".join(sorted(KNOWN_POLICY_KEYS))
+            raise PolicyError(f"unknown x-tagpin key {', '.join(map(repr, unknown))} (known: {known})")
+        for key in ("mode", "pattern"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise PolicyError(f"{key} must be a string, not {data[key]!r}")
+        return cls(
+            mode=cast(Mode, data.get("mode", "semver")),
+            constraint=cast("str | None", data.get("constraint")),
+            prerelease=cast(bool, data.get("prerelease", False)),
+            pattern=cast("str | None", data.get("pattern")),
+        )
+
+
+def _compile(pattern: str | None) -> re.Pattern[str]:
+    if not pattern:
+        example = r"^(?P<version>\d+\.\d+\.\d+)-(?P<variant>slim)$"
+        raise PolicyError(f"mode pattern needs a pattern, e.g. {example!r}")
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise PolicyError(f"pattern {pattern!r} is not a valid regular expression: {error}") from None
+    if "version" not in regex.groupindex:
+        raise PolicyError(f"pattern {pattern!r} has no named group (?P<version>...)")
+    stray = sorted(set(regex.groupindex) - _GROUPS)
+    if stray:
+        names = ", ".join(stray)
+        raise PolicyError(f"pattern {pattern!r}: unknown group {names} (use version, variant, rev)")
+    return regex
+
+
+def parse_tag(tag: str, policy: Policy) -> Version | Rejection:
+    """Grammar and prerelease opt-in; constraint, variant and downgrade floor are `select`'s job."""
+    parsed = _grammar(tag, policy)
+    if isinstance(parsed, Version) and parsed.prerelease and not policy.prerelease:
+        return Rejection(tag, "prerelease (policy does not opt in)")
+    return parsed
+
+
+def _grammar(tag: str, policy: Policy) -> Version | Rejection:
+    if policy._regex is not None:
+        return parse_pattern(tag, policy._regex)
+    return parse_core(tag, policy.mode == "two-part")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    tag: str
+    aliases: tuple[str, ...]  # other spellings of the same version; the caller checks they share a digest
+    version: Version
+
+
+@dataclass(frozen=True)
+class Selection:
+    candidates: tuple[Candidate, ...]  # ranked, best first
+    rejected: tuple[Rejection, ...]  # in input order
+    current: Version | None
+    current_note: str | None = None  # set when a running tag was given but could not be read
+
+    @property
+    def best(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+def select(
+    tags: Iterable[str], policy: Policy, current: str | None = None, allow_downgrade: bool = False
+) -> Selection:
+    """Rank every tag that passes the policy; give every other tag its reason."""
+    running, note = _running(current, policy)
+    floor = None if allow_downgrade else running
+    spellings: dict[Version, list[str]] = {}
+    rejected: list[Rejection] = []
+    seen: set[str] = set()
+    for tag in tags:
+        if tag in seen:
+            continue
+        seen.add(tag)
+        parsed = parse_tag(tag, policy)
+        if isinstance(parsed, Version):
+            reason = _refusal(parsed, policy, running, floor)
+            if reason is None:
+                spellings.setdefault(parsed, []).append(tag)
+                continue
+            parsed = Rejection(tag, reason)
+        rejected.append(parsed)
+    ranked = sorted(spellings, reverse=True)
+    candidates = tuple(_candidate(version, spellings[version]) for version in ranked)
+    return Selection(candidates, tuple(rejected), running, note)
+
+
+def _running(current: str | None, policy: Policy) -> tuple[Version | None, str | None]:
+    if current is None:
+        return None, None
+    # The running tag may be a prerelease even when candidates may not: it still sets the floor.
+    parsed = _grammar(current, policy)
+    if isinstance(parsed, Rejection):
+        note = f"running tag {current} is not a version under this policy ({parsed.reason})"
+        return None, note + "; no downgrade floor or variant check applied"
+    return parsed, None
+
+
+def _refusal(version: Version, policy: Policy, running: Version | None, floor: Version | None) -> str | None:
+    if policy.mode == "pattern" and running is not None and version.variant != running.variant:
+        return f"variant {version.variant or '(none)'} ≠ running variant {running.variant or '(none)'}"
+    if policy._range is not None and not policy._range.test(version.semkey):
+        shown = str(policy._range)
+        extra = "" if shown == policy.constraint else f" ({shown})"
+        return f"outside constraint {policy.constraint}{extra}"
+    if floor is not None and version.below(floor):
+        return f"below the running version {floor}"
+    return None
+
+
+def _preference(tag: str) -> tuple[int, bool, str]:
+    # Most specific spelling first (`17.0` over `17`), then without `v` (`1.2.3` over `v1.2.3`).
+    core = tag[1:] if tag.startswith("v") else tag
+    return (-core.split("-", 1)[0].split("+", 1)[0].count("."), tag.startswith("v"), tag)
+
+
+def _candidate(version: Version, tags: list[str]) -> Candidate:
+    ordered = sorted(tags, key=_preference)
+    return Candidate(ordered[0], tuple(ordered[1:]), version)
+
+
+def is_major_jump(current: Version, target: Version) -> bool:
+    """A change of major, or of minor below 1.0.0, where SemVer allows breaking changes (§4, §8)."""
+    if current.major != target.major:
+        return True
+    return current.major == 0 and current.minor != target.minor

@@ -122,8 +122,9 @@ class RegistryClient:
             if urlsplit(absolute).netloc != urlsplit(base).netloc:
                 raise RegistryError(f"{image.registry} paginates to another host ({absolute}); not following")
             return absolute
-        # A full page without Link: the host may paginate but forget the header; ask past the last tag.
-        if len(page) >= PAGE_SIZE and fresh:
+        # Exactly the page size we asked for and no Link: the host may paginate but forget the header, so
+        # ask past the last tag. A longer page means the host ignores `n` and sent everything.
+        if len(page) == PAGE_SIZE and fresh:
             return f"{base}/v2/{image.repository}/tags/list?n={PAGE_SIZE}&last={page[-1]}"
         return ""
 

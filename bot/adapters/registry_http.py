@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -101,9 +102,14 @@ class Transport:
         except requests.exceptions.SSLError:
             raise RegistryUnavailable(f"TLS failed for {where}; if this registry speaks plain http, "
                                       "add it to TAGPIN_INSECURE_REGISTRIES") from None
-        except requests.exceptions.Timeout:
-            raise RegistryUnavailable(f"registry timed out after {self.timeout:g}s: {where}") from None
-        except requests.exceptions.RequestException:
+        except requests.exceptions.RequestException as exc:
+            # After urllib3 retries a read timeout arrives wrapped: ConnectionError(MaxRetryError(reason));
+            # urllib3's NewConnectionError (refused) subclasses its timeout error, hence the exclusion.
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            timed_out = isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(
+                reason, urllib3.exceptions.NewConnectionError)
+            if isinstance(exc, requests.exceptions.Timeout) or timed_out:
+                raise RegistryUnavailable(f"registry timed out after {self.timeout:g}s: {where}") from None
             raise RegistryUnavailable(f"registry unreachable (connection failed): {where}") from None
 
     def send(self, method: str, url: str, *, kind: str, **kwargs: object) -> requests.Response:

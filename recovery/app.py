@@ -1,0 +1,74 @@
+"""create_app(test_config=None): the recovery service's Flask app factory, with JSON errors everywhere."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from recovery.beacons import BeaconStore
+from recovery.blueprint import bp
+from recovery.ratelimit import RateLimiter
+from recovery.runtime import Runtime, install
+from recovery.settings import PREFIX, RecoverySettings
+from recovery.snippet import Snippet
+
+log = logging.getLogger("tagpin.recovery")
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Settings come from TAGPIN_RECOVERY_* in the environment; test_config overrides them (same names) and
+    sets any other Flask config key (TESTING, ...)."""
+    overrides = dict(test_config or {})
+    env = {**os.environ, **{k: str(v) for k, v in overrides.items() if k.startswith(PREFIX)}}
+    settings = RecoverySettings.from_env(env)
+    app = Flask(__name__, static_folder=None)
+    # Urlencoding can triple a recovery file, so the body limit leaves room; echo checks the decoded size.
+    body_limit = 3 * settings.max_bytes + 64 * 1024
+    app.config.update(MAX_CONTENT_LENGTH=body_limit, MAX_FORM_MEMORY_SIZE=body_limit, JSON_SORT_KEYS=False)
+    app.config.update({k: v for k, v in overrides.items() if not k.startswith(PREFIX)})
+    if settings.proxy_hops:
+        # Behind a proxy the client address (for rate limits) is in X-Forwarded-For, set by that many hops.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
+    install(app, Runtime(
+        settings=settings,
+        snippet=Snippet.load(settings.static_dir / "recovery.js"),
+        beacons=BeaconStore(settings.database_url),
+        limiter=RateLimiter(settings.beacons_per_minute),
+    ))
+    app.register_blueprint(bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _bug)
+    return app
+
+
+def _json_error(status: int, code: str, message: str, **extra: str) -> Response:
+    resp = jsonify({"error": {"status": status, "code": code, "message": message, **extra}})
+    resp.status_code = status
+    return resp
+
+
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    message = exc.description or exc.name
+    if isinstance(exc, RequestEntityTooLarge) and "larger than" not in message:
+        message = "the request body is larger than this service accepts"
+    code = (exc.name or "error").lower().replace(" ", "_")
+    resp = _json_error(status, code, message)
+    for name, value in exc.get_headers():
+        if name in ("Allow", "Retry-After"):  # keep what the exception says about how to retry
+            resp.headers[name] = value
+    return resp
+
+
+def _bug(exc: Exception) -> Response:
+    reference = uuid.uuid4().hex[:12]
+    log.exception("unexpected error (reference %s)", reference, exc_info=exc)
+    return _json_error(500, "internal_error", f"an unexpected error happened; quote reference {reference}",
+                       reference=reference)

@@ -73,7 +73,8 @@ def _deploy_problems(name: str, service: Mapping[str, Any]) -> list[str]:
     update = deploy.get("update_config") if isinstance(deploy, Mapping) else None
     action = update.get("failure_action") if isinstance(update, Mapping) else None
     if action != "rollback":
-        return [f"service {name}: deploy.update_config.failure_action is {action!r}, not 'rollback'"]
+        found = "not set" if action is None else f"{action!r}"
+        return [f"service {name}: deploy.update_config.failure_action is {found}, not 'rollback'"]
     return []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.domain.references import ImageRef, parse_reference
@@ -87,7 +87,9 @@ def _service(tenant: str, template: ServiceTemplate, obs: Observed, avail: Avail
         spec: ImageRef | None = parse_reference(obs.spec_image)
     except ImageReferenceError:
         spec = None
-    version = parse_tag(spec.tag, policy) if spec is not None and spec.tag is not None else None
+    # A running prerelease is still a version tag, even under a policy that would not pick one.
+    spec_policy = replace(policy, prerelease=True)
+    version = parse_tag(spec.tag, spec_policy) if spec is not None and spec.tag is not None else None
     found: list[Finding] = []
     if spec is None or spec.digest is None or not isinstance(version, Version):
         why = ("has no digest" if spec is not None and spec.digest is None and isinstance(version, Version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from bot.domain.stacks import Pin, ServiceTemplate
@@ -107,7 +107,9 @@ def _flags(template: ServiceTemplate, now: Running, pin: Pin) -> tuple[set[Flag]
     if not isinstance(target, Version):
         raise PolicyError(f"service {template.name}: target tag {pin.tag!r} is not a version under its "
                           f"policy: {target.reason}")
-    current = parse_tag(now.tag, template.policy) if now.tag is not None else None
+    # A running prerelease still counts as a version even where candidates may not be prereleases.
+    running_policy = replace(template.policy, prerelease=True)
+    current = parse_tag(now.tag, running_policy) if now.tag is not None else None
     if not isinstance(current, Version):
         # The incident: `latest` (or no tag) ran; any version tag is an upgrade from "unknown".
         return {"upgrade"}, f"running {now.reference} has no version tag; pinning it to {pin.tag}"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -17,6 +18,10 @@ EVENTS = ("load", "submit_failed")
 
 class InvalidBeacon(ValueError):
     """A beacon the service refuses; the message names the field."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The beacon database cannot be opened or created; the message names the setting."""
 
 
 class ClientBeacon(SQLModel, table=True):
@@ -67,7 +72,13 @@ class BeaconStore:
         # SQLite connections are shared across the server's threads; SQLAlchemy's pool serialises their use.
         args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
         self.engine: Engine = create_engine(database_url, connect_args=args)
-        SQLModel.metadata.create_all(self.engine, tables=[ClientBeacon.__table__])  # type: ignore[attr-defined]
+        try:
+            SQLModel.metadata.create_all(self.engine, tables=[ClientBeacon.__table__])  # type: ignore[attr-defined]
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(
+                f"cannot open the beacon database {self.engine.url!r} (TAGPIN_RECOVERY_DATABASE_URL): "
+                f"{getattr(exc, 'orig', None) or exc}"
+            ) from exc
 
     def add(self, beacon: Beacon, user_agent: str | None) -> int:
         row = ClientBeacon(

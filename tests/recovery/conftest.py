@@ -1,4 +1,4 @@
-"""Recovery test plumbing: the Flask app on a loopback port in a thread; the system Chromium via Playwright."""
+"""Recovery test plumbing: the Flask app on a loopback port in a thread; Chromium via Playwright."""
 
 from __future__ import annotations
 

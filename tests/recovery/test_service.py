@@ -98,7 +98,7 @@ def test_preflight_for_json_beacons_from_an_allowed_origin(tmp_path: Path) -> No
     ("TAGPIN_RECOVERY_DEMO", "maybe", "1 or 0"),
     ("TAGPIN_RECOVERY_STATIC_DIR", "/nonexistent", "no recovery.js"),
 ])
-def test_bad_settings_are_refused_naming_the_variable(tmp_path: Path, name: str, value: str, words: str) -> None:
+def test_bad_settings_name_the_variable(tmp_path: Path, name: str, value: str, words: str) -> None:
     with pytest.raises(SettingsError, match=name) as info:
         make_app(tmp_path, **{name: value})
     assert words in str(info.value)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bot.errors import PolicyError
 
@@ -35,6 +36,12 @@ def pre_ids(text: str) -> tuple[PreId, ...]:
     return tuple(int(part) if part.isdigit() else part for part in text.split("."))
 
 
+@lru_cache(maxsize=4096)
+def pre_text_key(text: str) -> PreKey:
+    """pre_key(pre_ids(text)), memoised: registries repeat the same few prerelease spellings."""
+    return pre_key(pre_ids(text))
+
+
 def pre_key(ids: tuple[PreId, ...]) -> PreKey:
     """Sort key of a prerelease: numeric ids below alphanumeric ones, longer set wins ties (§11.4)."""
     if not ids:
@@ -59,9 +66,23 @@ class Range:
     """Alternatives (`||`), each a conjunction of comparators; an empty conjunction admits everything."""
 
     alternatives: tuple[tuple[Comparator, ...], ...]
+    _checks: tuple[tuple[tuple[Callable[[SemKey, SemKey], bool], SemKey], ...], ...] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # Resolved once: test() runs for every tag of a registry, so no lookups or generators there.
+        checks = tuple(tuple((_OPS[c.op], c.key) for c in alt) for alt in self.alternatives)
+        object.__setattr__(self, "_checks", checks)
 
     def test(self, key: SemKey) -> bool:
-        return any(all(_OPS[c.op](key, c.key) for c in alt) for alt in self.alternatives)
+        for alt in self._checks:
+            for check, bound in alt:
+                if not check(key, bound):
+                    break
+            else:
+                return True
+        return False
 
     def __str__(self) -> str:
         return " || ".join(" ".join(c.text for c in alt) or "*" for alt in self.alternatives)

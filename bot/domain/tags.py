@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
-from bot.domain.ranges import BUILD, PRE, RELEASE, PreId, SemKey, pre_ids, pre_key
+from bot.domain.ranges import BUILD, PRE, RELEASE, PreId, SemKey, pre_key, pre_text_key
 
 # semver.org's own regex (§2, §9, §10: no leading zeros), optionally `v`-prefixed; two-part mode makes
 # minor and patch optional so `17`, `17.0` and `17.0.0` all read.
@@ -31,7 +32,19 @@ class Rejection:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+# A tag reads straight into its sort key, ((major, minor, patch, prerelease key), rev, variant): plain
+# tuples sort in C, and a Version is built only for the tags that survive the policy.
+Key = tuple[SemKey, int, str]
+
+
+def sort_key(
+    major: int, minor: int, patch: int, pre: tuple[PreId, ...], variant: str | None, rev: int | None
+) -> Key:
+    """Precedence (SemVer §11), then rev (a missing rev sorts below r0), then variant only to be total."""
+    return (major, minor, patch, pre_key(pre) if pre else RELEASE), -1 if rev is None else rev, variant or ""
+
+
+@dataclass(frozen=True)
 class Version:
     """A parsed tag; totally ordered by SemVer precedence, then rev, then variant (only to be total)."""
 
@@ -41,16 +54,27 @@ class Version:
     prerelease: tuple[PreId, ...] = ()
     variant: str | None = None
     rev: int | None = None
-    semkey: SemKey = field(init=False, repr=False, compare=False)
-    _key: tuple[object, ...] = field(init=False, repr=False, compare=False)
+    _key: Key = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        pre = pre_key(self.prerelease) if self.prerelease else RELEASE
-        semkey = (self.major, self.minor, self.patch, pre)
-        object.__setattr__(self, "semkey", semkey)
-        # A missing rev sorts below r0 so `1.2.3-slim-r1` beats `1.2.3-slim`.
-        rev = -1 if self.rev is None else self.rev
-        object.__setattr__(self, "_key", (semkey, rev, self.variant or ""))
+        key = sort_key(self.major, self.minor, self.patch, self.prerelease, self.variant, self.rev)
+        object.__setattr__(self, "_key", key)
+
+    @classmethod
+    def from_key(cls, key: Key) -> Version:
+        """The Version a sort key stands for; far cheaper than __init__, and select() makes thousands."""
+        (major, minor, patch, pre), rev, variant = key
+        ids = tuple(_pre_id(part) for part in pre[1:]) if pre[0] == 0 else ()
+        version = object.__new__(cls)
+        object.__setattr__(version, "__dict__", {
+            "major": major, "minor": minor, "patch": patch, "prerelease": ids,
+            "variant": variant or None, "rev": None if rev < 0 else rev, "_key": key,
+        })
+        return version
+
+    @property
+    def semkey(self) -> SemKey:
+        return self._key[0]
 
     def __lt__(self, other: Version) -> bool:
         return self._key < other._key
@@ -75,50 +99,52 @@ class Version:
         return text if self.rev is None else f"{text} r{self.rev}"
 
 
-def _version(match: re.Match[str], variant: str | None = None, rev: int | None = None) -> Version:
-    minor, patch, pre = match.group("m"), match.group("p"), match.group("pre")
-    return Version(
-        int(match.group("M")), int(minor or 0), int(patch or 0), pre_ids(pre) if pre else (), variant, rev
-    )
+def _pre_id(part: object) -> PreId:
+    kind, number, text = cast(tuple[int, int, str], part)  # see ranges.pre_key
+    return number if kind == 0 else text
 
 
-def parse_core(tag: str, two_part: bool) -> Version | Rejection:
-    """Grammar only (no policy): semver `X.Y.Z`, or in two-part mode also `X` and `X.Y`."""
+def read_core(tag: str, two_part: bool) -> Key | str:
+    """Grammar only (no policy): semver `X.Y.Z`, or in two-part mode also `X` and `X.Y`; else the reason."""
     match = (TWO_PART if two_part else SEMVER).fullmatch(tag)
     if match is None:
-        return Rejection(tag, why_not(tag, two_part))
-    if two_part and match.group("m") is None and len(match.group("M")) >= 4:
+        return why_not(tag, two_part)
+    major, minor, patch, pre, _build = match.groups()
+    if minor is None and len(major) >= 4:
         # `17` is a version in two-part mode, but `20240115` or `4711` is a date or a build number.
         if _DATE.fullmatch(tag):
-            return Rejection(tag, "date, not a version")
-        return Rejection(tag, "bare number ≥ 1000 (a date or build number), not a version")
-    return _version(match)
+            return "date, not a version"
+        return "bare number ≥ 1000 (a date or build number), not a version"
+    prerelease = pre_text_key(pre) if pre else RELEASE
+    return (int(major), int(minor) if minor else 0, int(patch) if patch else 0, prerelease), -1, ""
 
 
-def parse_pattern(tag: str, pattern: re.Pattern[str]) -> Version | Rejection:
+def read_pattern(tag: str, pattern: re.Pattern[str]) -> Key | str:
     """Pattern mode: the whole tag must match; `version` is semver, `rev` an integer, `variant` kept."""
     match = pattern.fullmatch(tag)
     if match is None:
-        return Rejection(tag, "does not match the policy pattern")
+        return "does not match the policy pattern"
     groups = match.groupdict()
     text = groups["version"] or ""
-    core = SEMVER.fullmatch(text)
-    if core is None:
-        return Rejection(tag, f"version part {text!r}: {why_not(text, False)}")
-    rev_text = groups.get("rev")
-    if rev_text is not None and not rev_text.isdigit():
-        return Rejection(tag, f"rev {rev_text!r} is not a number")
-    return _version(core, groups.get("variant"), None if rev_text is None else int(rev_text))
+    core = read_core(text, False)
+    if isinstance(core, str):
+        return f"version part {text!r}: {core}"
+    rev = groups.get("rev")
+    if rev is not None and not rev.isdigit():
+        return f"rev {rev!r} is not a number"
+    return core[0], -1 if rev is None else int(rev), groups.get("variant") or ""
 
 
 def why_not(tag: str, two_part: bool) -> str:
     """The reason a tag failed the strict grammar; never coerces anything into a version."""
-    if _SIGNATURE.fullmatch(tag):
-        return "signature/attestation tag"
-    if _COMMIT.fullmatch(tag):
-        return "commit tag, not a version"
-    if tag.lower() in _FLOATING:
-        return "floating tag, not a version"
+    if not tag[:1].isdigit() and not tag[1:2].isdigit():  # words: skip the numeric diagnostics below
+        if _SIGNATURE.fullmatch(tag):
+            return "signature/attestation tag"
+        if _COMMIT.fullmatch(tag):
+            return "commit tag, not a version"
+        if tag.lower() in _FLOATING:
+            return "floating tag, not a version"
+        return "not a version"
     if _DATE.fullmatch(tag):
         return "date, not a version"
     loose = _LOOSE.fullmatch(tag)

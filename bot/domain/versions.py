@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal, cast, get_args
 
-from bot.domain.ranges import Range, parse_range
-from bot.domain.tags import Rejection, Version, parse_core, parse_pattern
+from bot.domain.ranges import RELEASE, Range, parse_range
+from bot.domain.tags import Key, Rejection, Version, read_core, read_pattern
 from bot.errors import PolicyError
 
 __all__ = [
@@ -90,16 +91,25 @@ def _compile(pattern: str | None) -> re.Pattern[str]:
 
 def parse_tag(tag: str, policy: Policy) -> Version | Rejection:
     """Grammar and prerelease opt-in; constraint, variant and downgrade floor are `select`'s job."""
-    parsed = _grammar(tag, policy)
-    if isinstance(parsed, Version) and parsed.prerelease and not policy.prerelease:
-        return Rejection(tag, "prerelease (policy does not opt in)")
-    return parsed
+    key = _read(tag, policy)
+    if isinstance(key, str):
+        return Rejection(tag, key)
+    if key[0][3] != RELEASE and not policy.prerelease:
+        return Rejection(tag, _NO_PRERELEASE)
+    return Version.from_key(key)
 
 
-def _grammar(tag: str, policy: Policy) -> Version | Rejection:
+_NO_PRERELEASE = "prerelease (policy does not opt in)"
+
+
+def _reader(policy: Policy) -> Callable[[str], Key | str]:
     if policy._regex is not None:
-        return parse_pattern(tag, policy._regex)
-    return parse_core(tag, policy.mode == "two-part")
+        return partial(read_pattern, pattern=policy._regex)
+    return partial(read_core, two_part=policy.mode == "two-part")
+
+
+def _read(tag: str, policy: Policy) -> Key | str:
+    return _reader(policy)(tag)
 
 
 @dataclass(frozen=True)
@@ -125,25 +135,37 @@ def select(
     tags: Iterable[str], policy: Policy, current: str | None = None, allow_downgrade: bool = False
 ) -> Selection:
     """Rank every tag that passes the policy; give every other tag its reason."""
+    # Works on plain tuples per tag and builds Version objects only for the survivors: registries
+    # routinely hold thousands of tags (see bench/bench_policy.py).
     running, note = _running(current, policy)
-    floor = None if allow_downgrade else running
-    spellings: dict[Version, list[str]] = {}
+    floor = None if allow_downgrade or running is None else running._key[:2]
+    variant = (running._key[2] if running is not None and policy.mode == "pattern" else None)
+    test = policy._range.test if policy._range is not None else None
+    outside, below = _outside(policy), f"below the running version {running}"
+    read = _reader(policy)
+    groups: dict[Key, list[str]] = {}
     rejected: list[Rejection] = []
-    seen: set[str] = set()
-    for tag in tags:
-        if tag in seen:
+    for tag in dict.fromkeys(tags):  # drops repeats, keeps input order
+        key = read(tag)
+        if isinstance(key, str):
+            rejected.append(Rejection(tag, key))
             continue
-        seen.add(tag)
-        parsed = parse_tag(tag, policy)
-        if isinstance(parsed, Version):
-            reason = _refusal(parsed, policy, running, floor)
-            if reason is None:
-                spellings.setdefault(parsed, []).append(tag)
-                continue
-            parsed = Rejection(tag, reason)
-        rejected.append(parsed)
-    ranked = sorted(spellings, reverse=True)
-    candidates = tuple(_candidate(version, spellings[version]) for version in ranked)
+        if key[0][3] != RELEASE and not policy.prerelease:
+            reason = _NO_PRERELEASE
+        elif variant is not None and key[2] != variant:
+            reason = f"variant {key[2] or '(none)'} ≠ running variant {variant or '(none)'}"
+        elif test is not None and not test(key[0]):
+            reason = outside
+        elif floor is not None and key[:2] < floor:
+            reason = below
+        else:
+            if key in groups:
+                groups[key].append(tag)
+            else:
+                groups[key] = [tag]
+            continue
+        rejected.append(Rejection(tag, reason))
+    candidates = tuple(_candidate(key, groups[key]) for key in sorted(groups, reverse=True))
     return Selection(candidates, tuple(rejected), running, note)
 
 
@@ -151,23 +173,19 @@ def _running(current: str | None, policy: Policy) -> tuple[Version | None, str |
     if current is None:
         return None, None
     # The running tag may be a prerelease even when candidates may not: it still sets the floor.
-    parsed = _grammar(current, policy)
-    if isinstance(parsed, Rejection):
-        note = f"running tag {current} is not a version under this policy ({parsed.reason})"
+    key = _read(current, policy)
+    if isinstance(key, str):
+        note = f"running tag {current} is not a version under this policy ({key})"
         return None, note + "; no downgrade floor or variant check applied"
-    return parsed, None
+    return Version.from_key(key), None
 
 
-def _refusal(version: Version, policy: Policy, running: Version | None, floor: Version | None) -> str | None:
-    if policy.mode == "pattern" and running is not None and version.variant != running.variant:
-        return f"variant {version.variant or '(none)'} ≠ running variant {running.variant or '(none)'}"
-    if policy._range is not None and not policy._range.test(version.semkey):
-        shown = str(policy._range)
-        extra = "" if shown == policy.constraint else f" ({shown})"
-        return f"outside constraint {policy.constraint}{extra}"
-    if floor is not None and version.below(floor):
-        return f"below the running version {floor}"
-    return None
+def _outside(policy: Policy) -> str:
+    if policy._range is None:
+        return ""
+    shown = str(policy._range)
+    extra = "" if shown == policy.constraint else f" ({shown})"
+    return f"outside constraint {policy.constraint}{extra}"
 
 
 def _preference(tag: str) -> tuple[int, bool, str]:
@@ -176,7 +194,10 @@ def _preference(tag: str) -> tuple[int, bool, str]:
     return (-core.split("-", 1)[0].split("+", 1)[0].count("."), tag.startswith("v"), tag)
 
 
-def _candidate(version: Version, tags: list[str]) -> Candidate:
+def _candidate(key: Key, tags: list[str]) -> Candidate:
+    version = Version.from_key(key)
+    if len(tags) == 1:
+        return Candidate(tags[0], (), version)
     ordered = sorted(tags, key=_preference)
     return Candidate(ordered[0], tuple(ordered[1:]), version)
 

@@ -72,6 +72,19 @@ def dump_yaml(document: Mapping[str, Any]) -> str:
                      allow_unicode=True, width=4096)
 
 
+def check_version(document: Mapping[str, Any], source: str) -> None:
+    """Swarm deploys compose format 3 only; tagpin writes deploy.rollback_config, which needs 3.7+."""
+    version = document.get("version")
+    if not isinstance(version, str):
+        raise StackError(f"{source}: write version: \"3.8\" (quoted: unquoted 3.10 would read as 3.1)"
+                         if version is not None else f"{source}: no version; write version: \"3.8\"")
+    major, _, minor = version.partition(".")
+    if major != "3" or (minor and (not minor.isdigit() or int(minor) < 7)):
+        # Docker validates against the schema of the declared version: rollback_config fails below 3.7.
+        raise StackError(f"{source}: compose version {version!r} cannot be deployed as tagpin renders it; "
+                         "use version \"3.8\" (3.7 or later: Swarm needs 3, rollback_config needs 3.7)")
+
+
 # docker/cli cli/compose/template/template.go: the pattern `docker stack deploy` interpolates with.
 _INTERPOLATION = re.compile(
     r"\$(?:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)|\{(?P<braced>[_a-z][_a-z0-9]*(?::?[-?+][^}]*)?)\}"

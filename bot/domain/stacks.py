@@ -9,26 +9,28 @@ Rendering rules (each one closes a way the incident could recur or a deploy coul
 - `deploy.update_config.failure_action` is `rollback` (a template asking for `pause` or `continue` is
   refused: deploys rely on Swarm rolling back); `order` and the rest are kept; `deploy.rollback_config`
   gets defaults when absent. Everything else is kept as written, in its order.
+- Docker interpolates label values too, so a `$` in the policy label is written `$$`; Swarm stores `$`.
 - The output is deterministic and passes `validate_rendered` before it is returned.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain.composefile import dump_yaml, interpolate, load_yaml, map_strings, where
+from bot.domain.composefile import check_version, dump_yaml, interpolate, load_yaml, map_strings, where
 from bot.domain.references import ImageRef, parse_reference
 from bot.domain.tenants import validate_tenant
-from bot.domain.validate import EXTENSION, POLICY_LABEL, TAG_LABEL, deploy_labels, validate_rendered
+from bot.domain.validate import EXTENSION, POLICY_LABEL, TAG_LABEL, deploy_labels
+from bot.domain.validate import validate_rendered as validate_rendered
 from bot.domain.versions import KNOWN_POLICY_KEYS, Policy
 from bot.errors import ImageReferenceError, PolicyError, StackError
 
-__all__ = ["Pin", "ServiceTemplate", "StackTemplate", "load_template", "policy_label", "render",
-           "validate_rendered"]
-
+# swarmkit's service-name rule (a DNS label, ≤ 63 characters): `<tenant>_<service>` with a tenant of up to 31.
+_SERVICE_NAME = re.compile(r"[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*")
 # Swarm's own defaults, written out so the rendered file says what a failed rollback does: stop and wait.
 ROLLBACK_DEFAULTS = {"parallelism": 1, "delay": "0s", "failure_action": "pause", "monitor": "5s",
                      "order": "stop-first"}
@@ -65,17 +67,6 @@ def policy_label(policy: Policy) -> str:
     return json.dumps(present, separators=(",", ":"), sort_keys=True)
 
 
-def _check_version(document: Mapping[str, Any], source: str) -> None:
-    version = document.get("version")
-    if not isinstance(version, str):
-        raise StackError(f"{source}: write version: \"3.8\" (quoted: unquoted 3.10 would read as 3.1)"
-                         if version is not None else f"{source}: no version; write version: \"3.8\"")
-    major, _, minor = version.partition(".")
-    if major != "3" or (minor and (not minor.isdigit() or int(minor) < 3)):
-        raise StackError(f"{source}: compose version {version!r} cannot be deployed to Swarm; "
-                         "use version \"3.8\" (3.3 or later)")
-
-
 def _check_deploy(name: str, service: Mapping[str, Any], source: str) -> None:
     deploy = service.get("deploy") or {}
     if not isinstance(deploy, Mapping):
@@ -97,8 +88,9 @@ def _check_deploy(name: str, service: Mapping[str, Any], source: str) -> None:
 def _service(name: str, service: Any, source: str) -> ServiceTemplate:
     if not isinstance(service, Mapping):
         raise StackError(f"{source}: service {name}: expected a mapping")
-    if "$" in name:
-        raise StackError(f"{source}: service {name}: service names cannot use variables")
+    if not _SERVICE_NAME.fullmatch(name) or len(name) > 31:
+        raise StackError(f"{source}: service {name}: Swarm names the service <tenant>_{name}; use up to 31 "
+                         "letters and digits, with '-' or '_' between them")
     image = service.get("image")
     if not isinstance(image, str) or not image:
         raise StackError(f"{source}: service {name}: no image (write the repository without a tag)")
@@ -128,7 +120,7 @@ def load_template(text: str, source: str = "<template>") -> StackTemplate:
     document = load_yaml(text, source)
     if not isinstance(document, Mapping):
         raise StackError(f"{source}: expected a compose file (a mapping with version and services)")
-    _check_version(document, source)
+    check_version(document, source)
     services = document.get("services")
     if not isinstance(services, Mapping) or not services:
         raise StackError(f"{source}: no services")

@@ -33,11 +33,11 @@
     var b = new TextEncoder().encode(s), c = G.crypto && G.crypto.subtle;
     return c ? c.digest("SHA-256", b).then(x => hex(new Uint8Array(x))) : Promise.resolve(sha256js(b));
   }
-  var mb = x => (x / 1048576).toFixed(1);
+  var mb = x => x > 1e6 ? (x / 1048576).toFixed(1) + " MB" : Math.ceil(x / 1024) + " KB";
   var oops = (name, code, msg) => { var e = new Error(msg); e.name = name; e.code = code; return e; };
 
   function init(o) {
-    if (!o || !o.app || typeof o.getState !== "function") throw new TypeError("TagpinRecovery.init needs {app, getState}");
+    if (!o || !o.app || !o.getState) throw new TypeError("init needs {app, getState}");
     var cfg = Object.assign({ appVersion: "", timeout: 30000, debounce: 500, maxBytes: 104857600, banner: true,
       autoDownload: true, warnOnLeave: true }, o);
     var el = t => DOC.createElement(t), fetch0 = G.fetch, pending = null, episode = false, rev = 0, saved = 0, timer = 0, memory = null, dbp, ui;
@@ -121,7 +121,7 @@
       journal(state);
       return make(failure, state).then(file => {
         pending = file;
-        bar("Your work could not be submitted (" + failure.message + "). It was saved to a file on this computer.");
+        bar("Your work was not submitted (" + failure.message + ") but saved to a file on this computer.");
         if (!episode && cfg.autoDownload) save(file);  // one automatic download per failure episode, not per retry
         episode = true;
       }, e => { warn("could not prepare the recovery file: " + e.message); });
@@ -164,8 +164,10 @@
 
     api.restore = file => {
       var no = (code, m) => { throw oops("RestoreError", code, m); }, x;
-            if (file.size > cfg.maxBytes) no("too_large", "This file is " + mb(file.size) + " MB; the limit is " + mb(cfg.maxBytes) + " MB.");
-      return (file.text ? file.text() : new Response(file).text()).then(text => {
+            return Promise.resolve(file).then(f => {
+        if (f.size > cfg.maxBytes) no("too_large", "This file is " + mb(f.size) + "; the limit is " + mb(cfg.maxBytes) + ".");
+        return f.text ? f.text() : new Response(f).text();
+      }).then(text => {
         try { x = JSON.parse(text); } catch (e) { no("not_json", "Not a recovery file: not valid JSON (cut short?)."); }
         if (!x || x.format !== FORMAT) no("format", "This file is not a tagpin recovery file.");
         if (x.version !== VERSION) no("version", x.version > VERSION ? "This recovery file is newer than this page: reload it and retry." : "Unknown recovery file version.");

@@ -46,6 +46,8 @@ class Settings:
     converge_timeout: float = 120.0
     registry_cache_ttl: float = 60.0
     docker_environ: Mapping[str, str] = field(default_factory=dict)
+    actor: str = "cli"
+    log_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -72,5 +74,8 @@ class Settings:
             docker_config=config_path,
             converge_timeout=_float(env, "TAGPIN_CONVERGE_TIMEOUT", 120.0),
             registry_cache_ttl=_float(env, "TAGPIN_REGISTRY_CACHE_TTL", 60.0),
-            docker_environ={k: v for k, v in env.items() if k.startswith("DOCKER_")},
+            docker_environ={k: v for k, v in env.items() if k.startswith("DOCKER_") or k in ("PATH", "HOME")},
+            actor=env.get("TAGPIN_ACTOR") or (f"{env['USER']} (cli)" if env.get("USER") else "cli"),
+            log_file=(Path(env["TAGPIN_LOG_FILE"]) if env.get("TAGPIN_LOG_FILE")
+                      else Path(home) / ".local" / "state" / "tagpin" / "errors.log" if home else None),
         )

@@ -45,8 +45,12 @@ def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[Se
         return ServiceReport(name, target, svc.running_digests, svc.running, desired, state, error)
 
     if svc.update_state in ROLLING_BACK:
-        state = "rolled_back" if svc.update_state == "rollback_completed" else "pending"
-        return report(state, svc.update_message or svc.last_error)
+        # Rolled back only once the previous spec's tasks all run again, not when Swarm flips the state.
+        restored = digest_of(svc.image)
+        settled = (svc.update_state == "rollback_completed" and restored is not None
+                   and svc.running == desired and svc.running_digests in ((), (restored,))
+                   and not [t for t in svc.live_tasks if digest_of(t.image) != restored])
+        return report("rolled_back" if settled else "pending", svc.update_message or svc.last_error)
     if svc.update_state == "paused":
         return report("failed", f"update paused: {svc.update_message or svc.last_error}")
     failures = [t for t in svc.tasks if t.state in FAILED_TASK and digest_of(t.image) == target]

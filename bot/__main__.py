@@ -1,0 +1,87 @@
+"""CLI entry: read settings once, wire adapters → service → command, and keep the one-line error contract."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Sequence
+
+from bot.adapters.registry import RegistryClient
+from bot.adapters.store import Store
+from bot.adapters.swarm import Swarm
+from bot.cli.commands import COMMANDS
+from bot.cli.parser import parse
+from bot.config import Settings
+from bot.errors import TagpinError
+from bot.service.context import Context
+
+log = logging.getLogger("tagpin")
+# A drift scan with --exit-code and findings exits 3, so scripts can tell "drift" from "error".
+EXIT_DRIFT = 3
+
+
+def build_context(settings: Settings) -> Context:
+    store = Store(settings.database_url)
+    store.migrate()
+    registry = RegistryClient(insecure=settings.insecure_registries, docker_config=settings.docker_config,
+                              cache_ttl=settings.registry_cache_ttl)
+    return Context(settings, store, registry, lambda: Swarm.from_env(settings.docker_environ))
+
+
+def _fail(message: str, as_json: bool, kind: str, code: int) -> int:
+    if as_json:
+        print(json.dumps({"error": message, "kind": kind}))
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def run(argv: Sequence[str]) -> int:
+    as_json = "--json" in argv
+    try:
+        args = parse(argv)
+        settings = Settings.from_env()
+        _log_to(settings)
+        ctx = build_context(settings)
+        data, text, ok = COMMANDS[args.command](ctx, args)
+    except TagpinError as exc:
+        return _fail(str(exc), as_json, type(exc).__name__, exc.exit_code)
+    except KeyboardInterrupt:
+        return _fail("interrupted", as_json, "Interrupted", 130)
+    except Exception:
+        ref = uuid.uuid4().hex[:8]
+        log.exception("bug %s while running %s", ref, list(argv))
+        where = log.handlers[0].baseFilename if log.handlers and hasattr(log.handlers[0], "baseFilename") else ""
+        return _fail(f"internal error (reference {ref}); this is a bug in tagpin -- the traceback is in "
+                     f"{where or 'the log'}", as_json, "InternalError", 70)
+    print(json.dumps(data, indent=None if as_json else 2, default=str) if as_json else text)
+    if ok:
+        return 0
+    if args.command == "drift":
+        return EXIT_DRIFT
+    print(f"error: {data.get('outcome', 'failed')}: {data.get('message') or 'see the output above'}",
+          file=sys.stderr)
+    return 1
+
+
+def _log_to(settings: Settings) -> None:
+    """Bugs go to a log file with their traceback; the terminal gets one line with a reference id."""
+    if log.handlers or settings.log_file is None:
+        return
+    try:
+        settings.log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(settings.log_file)
+    except OSError:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

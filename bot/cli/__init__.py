@@ -1,0 +1,1 @@
+"""The `tagpin` command line."""

@@ -1,0 +1,75 @@
+"""Each CLI command: call the use case, return its JSON object and its text rendering."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.cli import text
+from bot.cli.parser import confirm_on_tty
+from bot.domain.plans import Plan
+from bot.domain.references import parse_reference
+from bot.domain.versions import Policy
+from bot.errors import UsageError
+from bot.service.context import Context
+from bot.service.deploy import Deployer
+from bot.service.observe import Observer
+from bot.service.resolve import resolve
+
+Result = tuple[dict[str, Any], str, bool]
+
+
+def do_resolve(ctx: Context, args: argparse.Namespace) -> Result:
+    image = parse_reference(args.image)
+    if image.tag or image.digest:
+        raise UsageError(f"{args.image}: give the repository without a tag or digest; tagpin chooses the tag")
+    policy = Policy(mode=args.mode, constraint=args.constraint, prerelease=args.prerelease, pattern=args.pattern)
+    found = resolve(ctx.registry, image, policy, current=args.current, allow_downgrade=args.allow_downgrade)
+    data = found.as_dict()
+    return data, text.resolve(data), True
+
+
+def do_deploy(ctx: Context, args: argparse.Namespace) -> Result:
+    def confirm(plan: Plan) -> bool:
+        return bool(args.yes) or confirm_on_tty("Risky plan: " + "; ".join(plan.risks) + ". Deploy?")
+
+    result = Deployer(ctx).deploy(args.tenant, ctx.settings.actor, dry_run=args.dry_run,
+                                  overrides=dict(args.overrides), allow_downgrade=args.allow_downgrade,
+                                  confirm=confirm)
+    data = result.as_dict()
+    return data, text.deploy(data), result.ok
+
+
+def do_rollback(ctx: Context, args: argparse.Namespace) -> Result:
+    result = Deployer(ctx).rollback(args.tenant, ctx.settings.actor)
+    data = result.as_dict()
+    return data, text.deploy(data), result.ok
+
+
+def do_status(ctx: Context, args: argparse.Namespace) -> Result:
+    data = Observer(ctx).status(args.tenant)
+    return data, text.status(data), True
+
+
+def do_drift(ctx: Context, args: argparse.Namespace) -> Result:
+    data = Observer(ctx).drift(args.tenants)
+    ok = not (args.exit_code and data["findings"])
+    return data, text.drift(data), ok
+
+
+def do_audit(ctx: Context, args: argparse.Namespace) -> Result:
+    events = ctx.store.events(args.tenant, limit=args.limit)
+    data = {"events": [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "command": e.command,
+                        "tenant": e.tenant, "outcome": e.outcome, "detail": e.detail,
+                        "deployment_id": e.deployment_id} for e in events]}
+    return data, text.audit(data), True
+
+
+def do_tenants(ctx: Context, args: argparse.Namespace) -> Result:
+    data = {"tenants": [{"name": t.name, "created_at": t.created_at.isoformat(), "created_by": t.created_by}
+                        for t in ctx.store.tenants()]}
+    return data, text.tenants(data), True
+
+
+COMMANDS = {"resolve": do_resolve, "deploy": do_deploy, "rollback": do_rollback, "status": do_status,
+            "drift": do_drift, "audit": do_audit, "tenants": do_tenants}

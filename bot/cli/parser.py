@@ -1,0 +1,88 @@
+"""The `tagpin` command line: argparse subcommands, each printing a table or, with --json, one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.errors import UsageError
+
+Handler = Callable[[argparse.Namespace], tuple[dict[str, Any], str, bool]]   # (json, text, ok)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting, so errors follow the one-line contract."""
+
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _set(value: str) -> tuple[str, str]:
+    service, sep, tag = value.partition("=")
+    if not sep or not service or not tag:
+        raise argparse.ArgumentTypeError(f"expected SERVICE=TAG, got {value!r}")
+    return service, tag
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return number
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="tagpin", description="Deploy tenant stacks pinned to digests; watch for drift.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def command(name: str, help_text: str) -> Parser:
+        p: Parser = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+        return p
+
+    p = command("resolve", "pick the tag and digest a policy allows for one repository")
+    p.add_argument("image", help="repository, e.g. 127.0.0.1:5000/acme/frontend (no tag)")
+    p.add_argument("--constraint", help='npm-style range, e.g. ">=1.2 <2" or "^1.4"')
+    p.add_argument("--prerelease", action="store_true", help="allow prerelease versions")
+    p.add_argument("--mode", choices=["semver", "two-part", "pattern"], default="semver")
+    p.add_argument("--pattern", help="regex with named groups version, variant, rev (mode pattern)")
+    p.add_argument("--current", help="the running tag: no downgrade below it, same variant")
+    p.add_argument("--allow-downgrade", action="store_true", help="allow a version below --current")
+
+    p = command("deploy", "plan, render, apply and verify a tenant's stack")
+    p.add_argument("tenant")
+    p.add_argument("--dry-run", action="store_true", help="plan and render only; apply nothing")
+    p.add_argument("--set", dest="overrides", action="append", type=_set, default=[], metavar="SERVICE=TAG",
+                   help="deploy this exact tag for one service (repeatable)")
+    p.add_argument("--allow-downgrade", action="store_true")
+    p.add_argument("--yes", action="store_true", help="confirm a risky plan (new tenant, downgrade, major jump)")
+
+    p = command("status", "what runs versus what should, for one tenant")
+    p.add_argument("tenant")
+    p = command("drift", "scan tenants for drift")
+    p.add_argument("tenants", nargs="*", metavar="TENANT")
+    p.add_argument("--exit-code", action="store_true", help="exit 3 when there are findings")
+    p = command("audit", "the audit trail, newest first")
+    p.add_argument("tenant", nargs="?")
+    p.add_argument("--limit", type=_positive, default=20)
+    p = command("rollback", "redeploy the previous converged deployment's exact references")
+    p.add_argument("tenant")
+    command("tenants", "onboarded tenants")
+    return parser
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    return build_parser().parse_args(list(argv))
+
+
+def confirm_on_tty(question: str) -> bool:
+    """Ask on an interactive terminal; anything else (CI, pipes) is a no."""
+    if not sys.stdin.isatty():
+        return False
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")

@@ -1,0 +1,80 @@
+"""Plain-text renderings of command results for people at a terminal (the JSON is for tools)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def short(reference: str | None) -> str:
+    """repo:tag@sha256:abcdef123456… → repo:tag@sha256:abcdef123456 (12 hex digits are enough to read)."""
+    if not reference:
+        return "-"
+    head, sep, digest = reference.partition("@sha256:")
+    return f"{head}@sha256:{digest[:12]}" if sep else reference
+
+
+def resolve(data: dict[str, Any]) -> str:
+    lines = [f"{data['image']} → {data['tag']}", f"  reference  {data['reference']}"]
+    lines.append("  candidates " + (", ".join(c["tag"] for c in data["candidates"][:10]) or "-")
+                 + (f" (+{len(data['candidates']) - 10} more)" if len(data["candidates"]) > 10 else ""))
+    for r in data["rejected"][:20]:
+        lines.append(f"  rejected   {r['tag']}: {r['reason']}")
+    if len(data["rejected"]) > 20:
+        lines.append(f"  rejected   … {len(data['rejected']) - 20} more (use --json for all)")
+    return "\n".join(lines)
+
+
+def deploy(data: dict[str, Any]) -> str:
+    rows = [[s["name"], short(s.get("from")), short(s.get("to")), ", ".join(s.get("flags", []))]
+            for s in data["services"]]
+    head = f"{data['tenant']}: {data['outcome']}"
+    if data.get("deployment_id"):
+        head += f" (deployment #{data['deployment_id']}"
+        head += f", {data['seconds']} s)" if data.get("seconds") is not None else ")"
+    out = [head, table(rows, ["SERVICE", "FROM", "TO", "FLAGS"])]
+    if data.get("risks"):
+        out.append("risks: " + "; ".join(data["risks"]))
+    if data.get("message"):
+        out.append(data["message"])
+    return "\n".join(out)
+
+
+def status(data: dict[str, Any]) -> str:
+    rows = []
+    for s in data["services"]:
+        avail = s["available"]["tag"] if s["available"] else "?"
+        kinds = ", ".join(d["kind"] for d in s["drift"]) or "ok"
+        rows.append([s["name"], short(s["spec_reference"]), f"{s['replicas']['running']}/{s['replicas']['desired']}",
+                     avail, kinds])
+    notes = [f"{s['name']}: {s['registry_note']}" for s in data["services"] if s.get("registry_note")]
+    return "\n".join([f"{data['tenant']}", table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]),
+                      *notes])
+
+
+def drift(data: dict[str, Any]) -> str:
+    if not data["findings"]:
+        out = [f"no drift in {len(data['tenants'])} tenant(s)"]
+    else:
+        rows = [[f["tenant"], f["service"], f["kind"], f["detail"]] for f in data["findings"]]
+        out = [table(rows, ["TENANT", "SERVICE", "KIND", "DETAIL"])]
+    out.extend(f"registry: {n}" for n in data.get("registry_notes", []))
+    out.append(f"previous scan: {data.get('previous_scan_at') or 'never'}")
+    return "\n".join(out)
+
+
+def audit(data: dict[str, Any]) -> str:
+    rows = [[str(e["id"]), e["at"], e["actor"], e["command"], e["tenant"] or "-", e["outcome"],
+             (e["detail"] or "")[:70]] for e in data["events"]]
+    return table(rows, ["ID", "AT", "ACTOR", "COMMAND", "TENANT", "OUTCOME", "DETAIL"]) if rows else "no events"
+
+
+def tenants(data: dict[str, Any]) -> str:
+    rows = [[t["name"], t["created_at"], t["created_by"]] for t in data["tenants"]]
+    return table(rows, ["TENANT", "CREATED", "BY"]) if rows else "no tenants yet"

@@ -1,0 +1,118 @@
+"""Status and drift: what runs versus what should, from one swarm listing and one tag listing per repository."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.adapters.swarm import ServiceState
+from bot.domain.drift import Available, Finding, Observed, find_drift
+from bot.domain.references import ImageRef, parse_reference
+from bot.domain.stacks import Pin, ServiceTemplate
+from bot.domain.tenants import validate_tenant
+from bot.errors import ImageReferenceError, NotFound, TagpinError
+from bot.service.context import Context
+from bot.service.resolve import Registry, resolve
+
+
+@dataclass
+class ScanRegistry:
+    """One scan's memo over the registry: each repository listed once, each (repository, tag) looked up once."""
+
+    inner: Registry
+    _tags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _digests: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+    def tags(self, image: ImageRef) -> tuple[str, ...]:
+        key = image.name()
+        if key not in self._tags:
+            self._tags[key] = self.inner.tags(image)
+        return self._tags[key]
+
+    def digest(self, image: ImageRef, tag: str) -> str | None:
+        key = (image.name(), tag)
+        if key not in self._digests:
+            self._digests[key] = self.inner.digest(image, tag)
+        return self._digests[key]
+
+
+def observed(svc: ServiceState) -> Observed:
+    return Observed(svc.short_name, svc.image, svc.running_digests, svc.running,
+                    svc.desired if svc.desired >= 0 else len(svc.live_tasks), svc.update_state)
+
+
+def available(registry: Registry, template: ServiceTemplate, svc: ServiceState | None) -> tuple[Available, str]:
+    """The best allowed pin now and the spec tag's current digest; a registry error becomes a note, not a crash."""
+    spec_tag = None
+    if svc is not None:
+        try:
+            spec_tag = parse_reference(svc.image).tag
+        except ImageReferenceError:
+            spec_tag = None
+    try:
+        best = resolve(registry, template.image, template.policy, current=spec_tag, allow_downgrade=True)
+        moved = registry.digest(template.image, spec_tag) if spec_tag else None
+        return Available(Pin(best.tag, best.digest), moved), ""
+    except TagpinError as exc:
+        return Available(None, None), str(exc)
+
+
+class Observer:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def status(self, tenant: str) -> dict[str, Any]:
+        tenant = validate_tenant(tenant)
+        template = self.ctx.template()
+        stack = self.ctx.swarm.stack(tenant)
+        if not stack and self.ctx.store.tenant(tenant) is None:
+            raise NotFound(f"{tenant} is not onboarded and runs no stack (deploy it with: tagpin deploy {tenant})")
+        registry = ScanRegistry(self.ctx.registry)
+        services, avail, notes = [], {}, {}
+        for t in template.services:
+            avail[t.name], notes[t.name] = available(registry, t, stack.get(t.name))
+        findings = find_drift(tenant, template.services, {n: observed(s) for n, s in stack.items()}, avail)
+        for t in template.services:
+            svc, best = stack.get(t.name), avail[t.name].best
+            spec = svc.image if svc else None
+            services.append({
+                "name": t.name, "image": t.image.name(), "spec_reference": spec,
+                "running_digests": list(svc.running_digests) if svc else [],
+                "replicas": {"running": svc.running if svc else 0,
+                             "desired": (svc.desired if svc.desired >= 0 else len(svc.live_tasks)) if svc else 0},
+                "update_state": svc.update_state if svc else None,
+                "available": {"tag": best.tag, "digest": best.digest} if best else None,
+                "registry_note": notes[t.name] or None,
+                "drift": [_finding(f) for f in findings if f.service == t.name],
+            })
+        self.ctx.store.audit("cli", "status", tenant, "ok")
+        return {"tenant": tenant, "services": services}
+
+    def drift(self, tenants: Iterable[str] = (), source: str = "cli") -> dict[str, Any]:
+        wanted = [validate_tenant(t) for t in tenants] or [t.name for t in self.ctx.store.tenants()]
+        template = self.ctx.template()
+        stacks = self.ctx.swarm.stacks(wanted)
+        registry = ScanRegistry(self.ctx.registry)
+        findings: list[Finding] = []
+        notes: list[str] = []
+        for tenant in wanted:
+            stack = stacks.get(tenant, {})
+            avail = {}
+            for t in template.services:
+                avail[t.name], note = available(registry, t, stack.get(t.name))
+                if note and note not in notes:
+                    notes.append(note)
+            findings.extend(find_drift(tenant, template.services,
+                                       {n: observed(s) for n, s in stack.items()}, avail))
+        previous = self.ctx.store.last_scan()
+        self.ctx.store.record_scan(len(wanted), len(findings), source)
+        return {
+            "tenants": wanted, "findings": [_finding(f) for f in findings], "registry_notes": notes,
+            "previous_scan_at": previous.finished_at.isoformat() if previous else None,
+        }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {"tenant": f.tenant, "service": f.service, "kind": f.kind, "running": f.running, "target": f.target,
+            "detail": f.detail}

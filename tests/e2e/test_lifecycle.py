@@ -1,0 +1,120 @@
+"""Drift, failed rollouts, concurrent deploys and rollback on the real Swarm and registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+
+import pytest
+
+from bot.errors import ConfirmationRequired, LockHeld
+from bot.service.deploy import Deployer
+from bot.service.observe import Observer
+from tests.e2e.conftest import Tenant
+
+
+def _kinds(tenant: Tenant) -> dict[str, set[str]]:
+    data = Observer(tenant.fresh_context()).drift([tenant.name])
+    out: dict[str, set[str]] = {}
+    for f in data["findings"]:
+        out.setdefault(f["service"], set()).add(f["kind"])
+    return out
+
+
+def _deploy(tenant: Tenant, **kw: object) -> dict[str, object]:
+    result = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", confirm=lambda plan: True, **kw)  # type: ignore[arg-type]
+    return result.as_dict()
+
+
+def test_drift_behind_then_tag_moved_then_unpinned(tenant: Tenant) -> None:
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    assert _deploy(tenant)["outcome"] == "converged"
+    assert _kinds(tenant) == {}
+
+    tenant.push("frontend", "1.11.0")
+    assert _kinds(tenant) == {"frontend": {"behind"}}
+
+    assert _deploy(tenant)["outcome"] == "converged"
+    assert _kinds(tenant) == {}
+    tenant.push("frontend", "1.11.0", "other content, same tag")
+    assert _kinds(tenant) == {"frontend": {"tag_moved"}}
+
+    tenant.push("backend", "latest")
+    subprocess.run(["docker", "service", "update", "--detach", "--no-resolve-image", "--image",
+                    f"{tenant.image('backend')}:latest", f"{tenant.name}_backend"], check=True, capture_output=True)
+    assert "unpinned" in _kinds(tenant)["backend"]
+
+
+def test_missing_service_is_drift(tenant: Tenant) -> None:
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    assert _deploy(tenant)["outcome"] == "converged"
+    subprocess.run(["docker", "service", "rm", f"{tenant.name}_backend"], check=True, capture_output=True)
+    assert _kinds(tenant) == {"backend": {"missing"}}
+
+
+def test_an_image_that_cannot_start_is_rolled_back_to_the_old_digest(tenant: Tenant) -> None:
+    good = tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    assert _deploy(tenant)["outcome"] == "converged"
+    tenant.push("frontend", "1.11.0", cmd=("/bin/does-not-exist",))
+
+    result = _deploy(tenant)
+    assert result["outcome"] == "rolled_back", result["message"]
+    status = Observer(tenant.fresh_context()).status(tenant.name)
+    frontend = next(s for s in status["services"] if s["name"] == "frontend")
+    assert frontend["running_digests"] == [good]
+    events = [e for e in tenant.fresh_context().store.events(tenant.name) if e.command == "deploy"]
+    assert events[0].outcome == "rolled_back" and events[0].deployment_id == result["deployment_id"]
+
+
+def test_two_concurrent_deploys_one_runs_the_other_names_the_holder(tenant: Tenant) -> None:
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    outcomes: list[str] = []
+
+    def go() -> None:
+        try:
+            outcomes.append(str(_deploy(tenant)["outcome"]))
+        except LockHeld as exc:
+            outcomes.append(f"refused: {exc}")
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    assert sorted(o.split(":")[0] for o in outcomes) == ["converged", "refused"], outcomes
+    refusal = next(o for o in outcomes if o.startswith("refused"))
+    assert f"{tenant.name} is being deployed by tester since" in refusal
+
+
+def test_rollback_restores_the_previous_references_exactly(tenant: Tenant) -> None:
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    first = _deploy(tenant)
+    tenant.push("frontend", "1.11.0")
+    tenant.push("backend", "3.1.0")
+    second = _deploy(tenant)
+    assert second["outcome"] == "converged"
+
+    back = tenant.cli("rollback", tenant.name, "--json")
+    assert back.returncode == 0, back.stderr
+    data = json.loads(back.stdout)
+    assert data["outcome"] == "converged" and data["rolled_back_to"] == first["deployment_id"]
+    assert data["compose"] == first["compose"]
+    status = Observer(tenant.fresh_context()).status(tenant.name)
+    specs = {s["name"]: s["spec_reference"] for s in status["services"]}
+    assert specs == {s["name"]: s["to"] for s in first["services"]}  # type: ignore[attr-defined]
+
+
+def test_a_new_tenant_needs_confirmation(tenant: Tenant) -> None:
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    with pytest.raises(ConfirmationRequired, match="new tenant"):
+        Deployer(tenant.fresh_context()).deploy(tenant.name, "tester")
+    refused = tenant.cli("deploy", tenant.name)
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    assert tenant.fresh_context().store.tenant(tenant.name) is None

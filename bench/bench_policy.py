@@ -6,11 +6,12 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.domain.versions import Policy, select  # noqa: E402
+from bot.domain.versions import Policy, select
 
 TARGET_MS = 50.0
 COUNT = 9_000
@@ -18,15 +19,16 @@ PATTERN = r"v?(?P<version>\d+\.\d+\.\d+)-(?P<variant>slim|alpine)(?:-r(?P<rev>\d
 
 
 def tag_mix(count: int, seed: int = 7) -> list[str]:
-    """A registry's worth of tags: releases, v-spellings, prereleases, variants, CI junk, dates, signatures."""
+    """A registry's worth of tags: releases, v-spellings, prereleases, variants, CI junk, dates."""
     rng = random.Random(seed)
-    kinds = [
+    pre = ["rc", "beta", "alpha"]
+    kinds: list[tuple[int, Callable[[], str]]] = [
         (30, lambda: f"{rng.randrange(5)}.{rng.randrange(40)}.{rng.randrange(30)}"),
         (10, lambda: f"v{rng.randrange(5)}.{rng.randrange(40)}.{rng.randrange(30)}"),
         (10, lambda: f"{rng.randrange(5)}.{rng.randrange(40)}"),
-        (10, lambda: f"{rng.randrange(5)}.{rng.randrange(40)}.0-{rng.choice(['rc', 'beta', 'alpha'])}.{rng.randrange(12)}"),
-        (15, lambda: f"{rng.randrange(5)}.{rng.randrange(40)}.{rng.randrange(9)}-{rng.choice(['slim', 'alpine'])}"
-                     f"-r{rng.randrange(4)}"),
+        (10, lambda: f"{rng.randrange(5)}.{rng.randrange(40)}.0-{rng.choice(pre)}.{rng.randrange(12)}"),
+        (15, lambda: f"{rng.randrange(5)}.{rng.randrange(40)}.{rng.randrange(9)}-"
+                     f"{rng.choice(['slim', 'alpine'])}-r{rng.randrange(4)}"),
         (10, lambda: f"sha-{rng.getrandbits(28):07x}"),
         (5, lambda: f"sha256-{rng.getrandbits(256):064x}.{rng.choice(['sig', 'att', 'sbom'])}"),
         (4, lambda: f"2024{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}"),
@@ -60,7 +62,8 @@ def main() -> int:
         ("pattern", Policy(mode="pattern", pattern=PATTERN, constraint=">=1.0.0"), "1.2.3-slim-r1"),
     ]
     worst = 0.0
-    print(f"policy step (select) over {len(tags)} distinct tags, CPU time of 21 runs; target ≤ {TARGET_MS:.0f} ms")
+    print(f"policy step (select) over {len(tags)} distinct tags, CPU time of 21 runs")
+    print(f"target ≤ {TARGET_MS:.0f} ms; median is what counts, best shows the floor on a busy machine")
     print(f"  {'case':<30} {'median':>9} {'best':>9}   candidates")
     for name, policy, current in cases:
         ms, best, kept = measure(tags, policy, current)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
 from bot.errors import PolicyError
 
@@ -26,9 +27,24 @@ _COMPARATOR = re.compile(rf"(?P<op><=|>=|<|>|=|\^|~>?)?{_PARTIAL}")
 _PARTIAL_ONLY = re.compile(_PARTIAL)
 _HYPHEN = re.compile(r"(?P<a>\S+)\s+-\s+(?P<b>\S+)")
 _OP_SPACE = re.compile(r"(<=|>=|<|>|=|\^|~>?)\s+")
-_OPS: dict[str, Callable[[SemKey, SemKey], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq,
-}
+_OPS = frozenset({"<", "<=", ">", ">=", "="})
+# Padding a bound with +inf turns <=, > and = into < and >= tests that also hold for longer keys
+# (a tag's sort key is the SemKey followed by rev and variant).
+_ABOVE: tuple[float] = (float("inf"),)
+Check = tuple[Callable[[object, object], bool], tuple[object, ...]]
+
+
+def _checks(c: Comparator) -> list[Check]:
+    lt, ge = cast(Callable[[object, object], bool], operator.lt), cast(Callable[[object, object], bool], operator.ge)
+    if c.op == "<":
+        return [(lt, c.key)]
+    if c.op == ">=":
+        return [(ge, c.key)]
+    if c.op == "<=":
+        return [(lt, c.key + _ABOVE)]
+    if c.op == ">":
+        return [(ge, c.key + _ABOVE)]
+    return [(ge, c.key), (lt, c.key + _ABOVE)]
 
 
 def pre_ids(text: str) -> tuple[PreId, ...]:
@@ -46,7 +62,13 @@ def pre_key(ids: tuple[PreId, ...]) -> PreKey:
     """Sort key of a prerelease: numeric ids below alphanumeric ones, longer set wins ties (§11.4)."""
     if not ids:
         return RELEASE
-    return (0, *[(0, i, "") if isinstance(i, int) else (1, 0, i) for i in ids])
+    return (0, *[(0, i) if isinstance(i, int) else (1, i) for i in ids])
+
+
+@lru_cache(maxsize=4096)
+def ids_of(key: PreKey) -> tuple[PreId, ...]:
+    """The identifiers a prerelease key was made from (inverse of pre_key)."""
+    return tuple(cast(tuple[int, PreId], part)[1] for part in key[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +88,15 @@ class Range:
     """Alternatives (`||`), each a conjunction of comparators; an empty conjunction admits everything."""
 
     alternatives: tuple[tuple[Comparator, ...], ...]
-    _checks: tuple[tuple[tuple[Callable[[SemKey, SemKey], bool], SemKey], ...], ...] = field(
-        init=False, repr=False, compare=False
-    )
+    _checks: tuple[tuple[Check, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Resolved once: test() runs for every tag of a registry, so no lookups or generators there.
-        checks = tuple(tuple((_OPS[c.op], c.key) for c in alt) for alt in self.alternatives)
+        checks = tuple(tuple(check for c in alt for check in _checks(c)) for alt in self.alternatives)
         object.__setattr__(self, "_checks", checks)
 
-    def test(self, key: SemKey) -> bool:
+    def test(self, key: tuple[object, ...]) -> bool:
+        """Whether a SemKey, or any key that starts with one, lies in the range."""
         for alt in self._checks:
             for check, bound in alt:
                 if not check(key, bound):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import cast
 
-from bot.domain.ranges import BUILD, PRE, RELEASE, PreId, SemKey, pre_key, pre_text_key
+from bot.domain.ranges import BUILD, PRE, RELEASE, PreId, PreKey, SemKey, ids_of, pre_key, pre_text_key
 
 # semver.org's own regex (§2, §9, §10: no leading zeros), optionally `v`-prefixed; two-part mode makes
 # minor and patch optional so `17`, `17.0` and `17.0.0` all read.
@@ -32,16 +31,16 @@ class Rejection:
     reason: str
 
 
-# A tag reads straight into its sort key, ((major, minor, patch, prerelease key), rev, variant): plain
-# tuples sort in C, and a Version is built only for the tags that survive the policy.
-Key = tuple[SemKey, int, str]
+# A tag reads straight into its flat sort key, (major, minor, patch, prerelease key, rev, variant): flat
+# tuples of ints sort fast in C, and a Version is built only for the tags that survive the policy.
+Key = tuple[int, int, int, PreKey, int, str]
 
 
 def sort_key(
     major: int, minor: int, patch: int, pre: tuple[PreId, ...], variant: str | None, rev: int | None
 ) -> Key:
     """Precedence (SemVer §11), then rev (a missing rev sorts below r0), then variant only to be total."""
-    return (major, minor, patch, pre_key(pre) if pre else RELEASE), -1 if rev is None else rev, variant or ""
+    return major, minor, patch, pre_key(pre) if pre else RELEASE, -1 if rev is None else rev, variant or ""
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,8 @@ class Version:
     @classmethod
     def from_key(cls, key: Key) -> Version:
         """The Version a sort key stands for; far cheaper than __init__, and select() makes thousands."""
-        (major, minor, patch, pre), rev, variant = key
-        ids = tuple(_pre_id(part) for part in pre[1:]) if pre[0] == 0 else ()
+        major, minor, patch, pre, rev, variant = key
+        ids = ids_of(pre) if pre[0] == 0 else ()
         version = object.__new__(cls)
         object.__setattr__(version, "__dict__", {
             "major": major, "minor": minor, "patch": patch, "prerelease": ids,
@@ -74,7 +73,7 @@ class Version:
 
     @property
     def semkey(self) -> SemKey:
-        return self._key[0]
+        return self._key[:4]
 
     def __lt__(self, other: Version) -> bool:
         return self._key < other._key
@@ -90,18 +89,13 @@ class Version:
 
     def below(self, other: Version) -> bool:
         """Lower in precedence and rev, whatever the variants."""
-        return self._key[:2] < other._key[:2]
+        return self._key[:5] < other._key[:5]
 
     def __str__(self) -> str:
         text = f"{self.major}.{self.minor}.{self.patch}"
         if self.prerelease:
             text += "-" + ".".join(str(i) for i in self.prerelease)
         return text if self.rev is None else f"{text} r{self.rev}"
-
-
-def _pre_id(part: object) -> PreId:
-    kind, number, text = cast(tuple[int, int, str], part)  # see ranges.pre_key
-    return number if kind == 0 else text
 
 
 def read_core(tag: str, two_part: bool) -> Key | str:
@@ -116,7 +110,7 @@ def read_core(tag: str, two_part: bool) -> Key | str:
             return "date, not a version"
         return "bare number ≥ 1000 (a date or build number), not a version"
     prerelease = pre_text_key(pre) if pre else RELEASE
-    return (int(major), int(minor) if minor else 0, int(patch) if patch else 0, prerelease), -1, ""
+    return int(major), int(minor) if minor else 0, int(patch) if patch else 0, prerelease, -1, ""
 
 
 def read_pattern(tag: str, pattern: re.Pattern[str]) -> Key | str:
@@ -132,7 +126,7 @@ def read_pattern(tag: str, pattern: re.Pattern[str]) -> Key | str:
     rev = groups.get("rev")
     if rev is not None and not rev.isdigit():
         return f"rev {rev!r} is not a number"
-    return core[0], -1 if rev is None else int(rev), groups.get("variant") or ""
+    return *core[:4], -1 if rev is None else int(rev), groups.get("variant") or ""
 
 
 def why_not(tag: str, two_part: bool) -> str:

@@ -94,7 +94,7 @@ def parse_tag(tag: str, policy: Policy) -> Version | Rejection:
     key = _read(tag, policy)
     if isinstance(key, str):
         return Rejection(tag, key)
-    if key[0][3] != RELEASE and not policy.prerelease:
+    if key[3] != RELEASE and not policy.prerelease:
         return Rejection(tag, _NO_PRERELEASE)
     return Version.from_key(key)
 
@@ -138,8 +138,9 @@ def select(
     # Works on plain tuples per tag and builds Version objects only for the survivors: registries
     # routinely hold thousands of tags (see bench/bench_policy.py).
     running, note = _running(current, policy)
-    floor = None if allow_downgrade or running is None else running._key[:2]
-    variant = (running._key[2] if running is not None and policy.mode == "pattern" else None)
+    # A key longer than the floor but equal on it is not below it, so no slicing per tag.
+    floor = None if allow_downgrade or running is None else running._key[:5]
+    variant = running.variant or "" if running is not None and policy.mode == "pattern" else None
     test = policy._range.test if policy._range is not None else None
     outside, below = _outside(policy), f"below the running version {running}"
     read = _reader(policy)
@@ -150,13 +151,13 @@ def select(
         if isinstance(key, str):
             rejected.append(Rejection(tag, key))
             continue
-        if key[0][3] != RELEASE and not policy.prerelease:
+        if key[3] != RELEASE and not policy.prerelease:
             reason = _NO_PRERELEASE
-        elif variant is not None and key[2] != variant:
-            reason = f"variant {key[2] or '(none)'} ≠ running variant {variant or '(none)'}"
-        elif test is not None and not test(key[0]):
+        elif variant is not None and key[5] != variant:
+            reason = f"variant {key[5] or '(none)'} ≠ running variant {variant or '(none)'}"
+        elif test is not None and not test(key):
             reason = outside
-        elif floor is not None and key[:2] < floor:
+        elif floor is not None and key < floor:
             reason = below
         else:
             if key in groups:

@@ -12,7 +12,7 @@ from bot.errors import PolicyError
 def admits(constraint: str, version: str, include_prerelease: bool = False) -> bool:
     key = read_core(version, two_part=False)
     assert not isinstance(key, str), key
-    return parse_range(constraint, include_prerelease).test(key[0])
+    return parse_range(constraint, include_prerelease).test(key)
 
 
 # The equivalences and node-semver's README ("X-Ranges", "Tilde Ranges", "Caret Ranges",

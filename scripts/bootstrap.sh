@@ -18,9 +18,10 @@ stamp=.venv/.tagpin-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "bootstrap: installing tagpin and its dev tools into .venv" >&2
-  .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' >&2 || true
-  .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -vE 'is ignored|^\s*$' >&2 || true
-  .venv/bin/python -c 'import bot, recovery, docker, slack_bolt, sqlmodel, flask, playwright' \
-    || { echo "bootstrap: install failed" >&2; exit 1; }
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e '.[dev]'; } >"$log" 2>&1 \
+     || ! .venv/bin/python -c 'import bot, recovery, docker, slack_bolt, sqlmodel, flask, playwright'; then
+    tail -30 "$log" >&2; echo "bootstrap: install failed (full log: $log)" >&2; exit 1
+  fi
   echo "$want" >"$stamp"
 fi

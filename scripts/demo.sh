@@ -16,7 +16,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 
 step "sample images in the local registry"
 python -m tests.support.oci demo/frontend latest 1.2.0 1.9.0 1.10.0 2.0.0-rc.1 | sed 's/^/  pushed /'
-python -m tests.support.oci demo/backend 3.1.0 3.2.0 v3.2.1 3.2.1 4.0.0 | sed 's/^/  pushed /'
+python -m tests.support.oci demo/backend 3.1.0 3.2.0 v3.2.1=3.2.1 3.2.1 4.0.0 | sed 's/^/  pushed /'
 python -m tests.support.oci demo/worker 1.4.0-slim 1.5.0-slim 1.5.0-alpine 1.6.0-alpine | sed 's/^/  pushed /'
 step "the incident's trap: an old 'latest' already on the node"
 docker pull -q "$REG/demo/frontend:latest" >/dev/null && echo "  $REG/demo/frontend:latest is in the node's image cache"

@@ -15,7 +15,14 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from bot.adapters.models import (
-    SCHEMA_VERSION, AuditEvent, Deployment, DriftScan, SchemaInfo, Tenant, TenantLock, utcnow,
+    SCHEMA_VERSION,
+    AuditEvent,
+    Deployment,
+    DriftScan,
+    SchemaInfo,
+    Tenant,
+    TenantLock,
+    utcnow,
 )
 from bot.errors import LockHeld, StoreError
 

@@ -47,12 +47,12 @@ def do_rollback(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def do_status(ctx: Context, args: argparse.Namespace) -> Result:
-    data = Observer(ctx).status(args.tenant)
+    data = Observer(ctx).status(args.tenant, ctx.settings.actor)
     return data, text.status(data), True
 
 
 def do_drift(ctx: Context, args: argparse.Namespace) -> Result:
-    data = Observer(ctx).drift(args.tenants)
+    data = Observer(ctx).drift(args.tenants, actor=ctx.settings.actor)
     ok = not (args.exit_code and data["findings"])
     return data, text.drift(data), ok
 

@@ -62,7 +62,7 @@ class Observer:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def status(self, tenant: str) -> dict[str, Any]:
+    def status(self, tenant: str, actor: str = "cli") -> dict[str, Any]:
         tenant = validate_tenant(tenant)
         template = self.ctx.template()
         stack = self.ctx.swarm.stack(tenant)
@@ -86,10 +86,10 @@ class Observer:
                 "registry_note": notes[t.name] or None,
                 "drift": [_finding(f) for f in findings if f.service == t.name],
             })
-        self.ctx.store.audit("cli", "status", tenant, "ok")
+        self.ctx.store.audit(actor, "status", tenant, "ok")
         return {"tenant": tenant, "services": services}
 
-    def drift(self, tenants: Iterable[str] = (), source: str = "cli") -> dict[str, Any]:
+    def drift(self, tenants: Iterable[str] = (), source: str = "cli", actor: str = "cli") -> dict[str, Any]:
         wanted = [validate_tenant(t) for t in tenants] or [t.name for t in self.ctx.store.tenants()]
         template = self.ctx.template()
         stacks = self.ctx.swarm.stacks(wanted)
@@ -106,9 +106,12 @@ class Observer:
             findings.extend(find_drift(tenant, template.services,
                                        {n: observed(s) for n, s in stack.items()}, avail))
         previous = self.ctx.store.last_scan()
-        self.ctx.store.record_scan(len(wanted), len(findings), source)
+        scan = self.ctx.store.record_scan(len(wanted), len(findings), source)
+        self.ctx.store.audit(actor, "drift", wanted[0] if len(wanted) == 1 else None,
+                             "drift" if findings else "ok", {"tenants": len(wanted), "findings": len(findings)})
         return {
             "tenants": wanted, "findings": [_finding(f) for f in findings], "registry_notes": notes,
+            "scanned_at": scan.finished_at.isoformat(),
             "previous_scan_at": previous.finished_at.isoformat() if previous else None,
         }
 

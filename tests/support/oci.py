@@ -133,11 +133,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="push runnable sample images to a local registry")
     parser.add_argument("--registry", default="127.0.0.1:5000")
     parser.add_argument("repository")
-    parser.add_argument("tags", nargs="+")
+    parser.add_argument("tags", nargs="+", help="TAG, or TAG=CONTENT to give two tags one digest")
     args = parser.parse_args()
     pusher = Pusher(args.registry)
-    for tag in args.tags:
-        pushed = pusher.push(args.repository, tag)
+    for spec in args.tags:
+        tag, _, content = spec.partition("=")
+        pushed = pusher.push(args.repository, tag, content or None)
         print(f"{args.registry}/{pushed.repository}:{pushed.tag}@{pushed.digest}")
 
 

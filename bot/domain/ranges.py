@@ -6,21 +6,12 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import cast
 
+from bot.domain.tags import BUILD, PRE, RELEASE, SemKey, pre_ids, pre_key
 from bot.errors import PolicyError
 
-PreId = int | str
-PreKey = tuple[object, ...]
-SemKey = tuple[int, int, int, PreKey]
-
-# A release sorts above every prerelease of the same X.Y.Z (SemVer 2.0.0 §11.3): (1,) > (0, ...).
-RELEASE: PreKey = (1,)
 _NUM = r"0|[1-9]\d*"
-PRE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
-PRE = rf"{PRE_ID}(?:\.{PRE_ID})*"
-BUILD = r"[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*"
 _XR = rf"(?:{_NUM}|[xX*])"
 _PARTIAL = rf"v?(?P<M>{_XR})(?:\.(?P<m>{_XR})(?:\.(?P<p>{_XR})(?:-(?P<pr>{PRE}))?(?:\+{BUILD})?)?)?"
 _COMPARATOR = re.compile(rf"(?P<op><=|>=|<|>|=|\^|~>?)?{_PARTIAL}")
@@ -45,30 +36,6 @@ def _checks(c: Comparator) -> list[Check]:
     if c.op == ">":
         return [(ge, c.key + _ABOVE)]
     return [(ge, c.key), (lt, c.key + _ABOVE)]
-
-
-def pre_ids(text: str) -> tuple[PreId, ...]:
-    """`rc.1` → ("rc", 1): numeric identifiers compare numerically (§11.4.1)."""
-    return tuple(int(part) if part.isdigit() else part for part in text.split("."))
-
-
-@lru_cache(maxsize=4096)
-def pre_text_key(text: str) -> PreKey:
-    """pre_key(pre_ids(text)), memoised: registries repeat the same few prerelease spellings."""
-    return pre_key(pre_ids(text))
-
-
-def pre_key(ids: tuple[PreId, ...]) -> PreKey:
-    """Sort key of a prerelease: numeric ids below alphanumeric ones, longer set wins ties (§11.4)."""
-    if not ids:
-        return RELEASE
-    return (0, *[(0, i) if isinstance(i, int) else (1, i) for i in ids])
-
-
-@lru_cache(maxsize=4096)
-def ids_of(key: PreKey) -> tuple[PreId, ...]:
-    """The identifiers a prerelease key was made from (inverse of pre_key)."""
-    return tuple(cast(tuple[int, PreId], part)[1] for part in key[1:])
 
 
 @dataclass(frozen=True, slots=True)

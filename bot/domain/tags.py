@@ -4,8 +4,43 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import cast
 
-from bot.domain.ranges import BUILD, PRE, RELEASE, PreId, PreKey, SemKey, ids_of, pre_key, pre_text_key
+PreId = int | str
+PreKey = tuple[object, ...]
+SemKey = tuple[int, int, int, PreKey]
+
+# A release sorts above every prerelease of the same X.Y.Z (SemVer 2.0.0 §11.3): (1,) > (0, ...).
+RELEASE: PreKey = (1,)
+PRE_ID = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
+PRE = rf"{PRE_ID}(?:\.{PRE_ID})*"
+BUILD = r"[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*"
+
+
+def pre_ids(text: str) -> tuple[PreId, ...]:
+    """`rc.1` → ("rc", 1): numeric identifiers compare numerically (§11.4.1)."""
+    return tuple(int(part) if part.isdigit() else part for part in text.split("."))
+
+
+@lru_cache(maxsize=4096)
+def pre_text_key(text: str) -> PreKey:
+    """pre_key(pre_ids(text)), memoised: registries repeat the same few prerelease spellings."""
+    return pre_key(pre_ids(text))
+
+
+def pre_key(ids: tuple[PreId, ...]) -> PreKey:
+    """Sort key of a prerelease: numeric ids below alphanumeric ones, longer set wins ties (§11.4)."""
+    if not ids:
+        return RELEASE
+    return (0, *[(0, i) if isinstance(i, int) else (1, i) for i in ids])
+
+
+@lru_cache(maxsize=4096)
+def ids_of(key: PreKey) -> tuple[PreId, ...]:
+    """The identifiers a prerelease key was made from (inverse of pre_key)."""
+    return tuple(cast(tuple[int, PreId], part)[1] for part in key[1:])
+
 
 # semver.org's own regex (§2, §9, §10: no leading zeros), optionally `v`-prefixed; two-part mode makes
 # minor and patch optional so `17`, `17.0` and `17.0.0` all read.

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal, cast, get_args
 
-from bot.domain.ranges import RELEASE, Range, parse_range
-from bot.domain.tags import Key, Rejection, Version, read_core, read_pattern
+from bot.domain.ranges import Range, parse_range
+from bot.domain.tags import RELEASE, Key, Rejection, Version, read_core, read_pattern
 from bot.errors import PolicyError
 
 __all__ = [
@@ -25,7 +25,12 @@ _GROUPS = frozenset({"version", "variant", "rev"})
 
 @dataclass(frozen=True)
 class Policy:
-    """One service's policy (an `x-tagpin` block); validated and compiled once, at construction."""
+    """One service's policy (an `x-tagpin` block); validated and compiled once, at construction.
+
+    Decisions: ranges follow npm, and `prerelease: true` is npm's includePrerelease (`<2` excludes
+    2.0.0-rc.1, `<2.0.0` admits it); pattern mode matches the whole tag; spellings of one version are
+    aliases, the preferred tag being the most specific, then the one without `v`.
+    """
 
     mode: Mode = "semver"
     constraint: str | None = None

@@ -185,6 +185,15 @@ class Store:
                                    f"{_stamp(held.since)}{where}; try again when it finishes")
                 s.execute(delete(TenantLock).where(col(TenantLock.tenant) == tenant,
                                                    col(TenantLock.token) == held.token))
+                abandoned = s.get(Deployment, held.deployment_id) if held.deployment_id else None
+                if abandoned is not None and abandoned.outcome == "running":
+                    # Its process died mid-deploy: say so instead of leaving it "running" forever.
+                    abandoned.outcome, abandoned.finished_at = "failed", now
+                    abandoned.message = (f"abandoned: {held.holder}'s deploy stopped before finishing "
+                                         f"(lock expired at {_stamp(held.expires_at)})")
+                    s.add(abandoned)
+                    s.add(AuditEvent(actor=holder, command="deploy", tenant=tenant, outcome="abandoned",
+                                     detail=abandoned.message, deployment_id=abandoned.id))
                 s.commit()
         raise LockHeld(f"{tenant} is being deployed by another process; try again")
 

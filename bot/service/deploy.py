@@ -139,7 +139,7 @@ class Deployer:
 
     def apply(self, tenant: str, actor: str, command: str, plan: Plan, compose: str, pins: Mapping[str, Pin],
               new_tenant: bool, on_step: Step, token: str | None) -> DeployResult:
-        ctx, store = self.ctx, self.ctx.store
+        store = self.ctx.store
         references = {c.name: c.reference for c in plan.services}
         row = store.start_deployment(tenant=tenant, actor=actor, command=command, plan=json.dumps(plan.as_dict()),
                                      plan_digest=plan.digest(), references=json.dumps(references),
@@ -150,13 +150,25 @@ class Deployer:
         if new_tenant:
             store.add_tenant(tenant, actor)
             store.audit(actor, "onboard", tenant, "created", deployment_id=row.id)
-        on_step("applying", f"deployment #{row.id}")
+        try:
+            return self._apply(tenant, actor, command, plan, compose, pins, on_step, row.id, references)
+        except BaseException as exc:
+            # Never leave a deployment "running" behind: a bug or an interrupt still ends it, audited.
+            message = f"interrupted: {type(exc).__name__}: {exc}"
+            store.update_deployment(row.id, outcome="failed", message=message)
+            store.audit(actor, command, tenant, "failed", {"error": message}, deployment_id=row.id)
+            raise
+
+    def _apply(self, tenant: str, actor: str, command: str, plan: Plan, compose: str, pins: Mapping[str, Pin],
+               on_step: Step, deployment_id: int, references: Mapping[str, str]) -> DeployResult:
+        ctx, store = self.ctx, self.ctx.store
+        on_step("applying", f"deployment #{deployment_id}")
         try:
             ctx.swarm.deploy(tenant, compose)
         except TagpinError as exc:
-            store.update_deployment(row.id, outcome="failed", message=str(exc))
-            store.audit(actor, command, tenant, "failed", {"error": str(exc)}, deployment_id=row.id)
-            return DeployResult(tenant, "failed", plan, compose, row.id, str(exc))
+            store.update_deployment(deployment_id, outcome="failed", message=str(exc))
+            store.audit(actor, command, tenant, "failed", {"error": str(exc)}, deployment_id=deployment_id)
+            return DeployResult(tenant, "failed", plan, compose, deployment_id, str(exc))
         on_step("verifying", "waiting for every task to run its digest")
         wanted = {name: pin.digest for name, pin in pins.items()}
         timeout = ctx.settings.converge_timeout
@@ -167,12 +179,12 @@ class Deployer:
             back = ctx.converger.roll_back(tenant, late, timeout)
             report = ConvergeReport(back.outcome, report.services, report.seconds + back.seconds,
                                     f"{report.message}; rollback: {back.message}")
-        store.update_deployment(row.id, outcome=report.outcome, message=report.message,
+        store.update_deployment(deployment_id, outcome=report.outcome, message=report.message,
                                 seconds=round(report.seconds, 2))
-        detail = {"references": references, "message": report.message, "seconds": round(report.seconds, 2)}
-        store.audit(actor, command, tenant, report.outcome, detail, deployment_id=row.id)
+        detail = {"references": dict(references), "message": report.message, "seconds": round(report.seconds, 2)}
+        store.audit(actor, command, tenant, report.outcome, detail, deployment_id=deployment_id)
         on_step("done", f"{report.outcome}: {report.message}")
-        return DeployResult(tenant, report.outcome, plan, compose, row.id, report.message, report)
+        return DeployResult(tenant, report.outcome, plan, compose, deployment_id, report.message, report)
 
     def rollback(self, tenant: str, actor: str, on_step: Step = lambda step, detail: None) -> DeployResult:
         """Redeploy the exact rendered file of the previous converged deployment."""

@@ -101,3 +101,13 @@ def test_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
     with pytest.raises(StoreError, match="cannot create the schema"):
         store.migrate()
+
+
+def test_taking_over_an_expired_lock_ends_its_abandoned_deployment(store: Store) -> None:
+    row = store.start_deployment(tenant="acme", actor="alice", command="deploy")
+    assert row.id is not None
+    store.acquire("acme", "alice", ttl=-1, deployment_id=row.id)
+    store.acquire("acme", "bob", ttl=60)
+    ended = store.deployment(row.id)
+    assert ended is not None and ended.outcome == "failed" and ended.message.startswith("abandoned: alice's deploy")
+    assert store.events("acme")[0].outcome == "abandoned"

@@ -1,7 +1,6 @@
 /* tagpin recovery.js (file format v1): a failed submit leaves the user's work in a checksummed file on their
    machine. No dependencies, no build step. API and format: DESIGN.md "Recovery snippet". */
 (G => {
-  "use strict";
   var FORMAT = "tagpin-recovery", VERSION = 1, DOC = G.document, K = [], H0 = [];
   var hex = b => Array.prototype.map.call(b, x => (x < 16 ? "0" : "") + x.toString(16)).join("");
   var frac = x => (x - Math.floor(x)) * 2 ** 32 | 0;
@@ -40,11 +39,11 @@
     if (!o || !o.app || !o.getState) throw new TypeError("init needs {app, getState}");
     var cfg = Object.assign({ appVersion: "", timeout: 30000, debounce: 500, maxBytes: 104857600, banner: true,
       autoDownload: true, warnOnLeave: true }, o);
-    var el = t => DOC.createElement(t), fetch0 = G.fetch, pending = null, episode = false, rev = 0, saved = 0, timer = 0, memory = null, dbp, ui;
+    var el = t => DOC.createElement(t), fetch0 = G.fetch, pending = null, episode = false, rev = 0, saved = 0, jrev = -1, timer = 0, memory = null, dbp, ui;
     var api = { storage: "indexeddb", get unsaved() { return rev !== saved || !!pending; } };
-    var warn = m => { console.warn("tagpin recovery: " + m); if (cfg.onWarning) cfg.onWarning(m); bar(m, 1); };
+    var warn = m => { console.warn("tagpin: " + m); if (cfg.onWarning) cfg.onWarning(m); bar(m, 1); };
 
-    // The journal: IndexedDB, one record per app; memory when storage is missing or full -- and we say so.
+    // The journal: IndexedDB, or memory when storage is missing or full, and we say so.
     function db() {
       return dbp = dbp || new Promise((ok, no) => {
         var q = G.indexedDB.open("tagpin-recovery", 1);
@@ -66,7 +65,7 @@
       });
     }
     function journal(state) {
-      clearTimeout(timer);
+      clearTimeout(timer); jrev = rev;
       var rec = { saved_at: new Date().toISOString(), app_version: cfg.appVersion, state: state || JSON.stringify(cfg.getState()) };
       memory = rec;
       return tx("readwrite", s => s.put(rec, cfg.app)).catch(() => {});
@@ -84,7 +83,7 @@
       });
     };
 
-    // The recovery file: the state travels as a JSON string so its sha256 covers exactly these bytes.
+    // The state travels as a JSON string: its sha256 covers exactly these bytes.
     function make(failure, state) {
       var ctx = cfg.context ? cfg.context() : {};
       state = state || JSON.stringify(cfg.getState());
@@ -105,7 +104,7 @@
         var f = el("form"), i = el("input");
         f.method = "POST"; f.action = cfg.echoUrl; i.type = "hidden"; i.name = "file"; i.value = file.text;
         f.appendChild(i); DOC.body.appendChild(f); f.submit(); f.remove();
-      } else warn("this browser cannot save files.");
+      } else warn("cannot save files here.");
     }
     api.download = () => pending ? Promise.resolve(save(pending)) : make(null).then(save);
     function beacon(event, status) {
@@ -118,13 +117,13 @@
     function fail(failure) {
       if (failure.status === 409) beacon("submit_failed", 409);
       var state = JSON.stringify(cfg.getState());
-      journal(state);
-      return make(failure, state).then(file => {
+      if (jrev !== rev) journal(state);  // skip a needless clone of a big state
+      return new Promise(ok => setTimeout(ok))  /* shorter main-thread tasks */.then(() => make(failure, state)).then(file => {
         pending = file;
-        bar("Your work was not submitted (" + failure.message + ") but saved to a file on this computer.");
+        bar("Not submitted (" + failure.message + "); your work is saved in a file on this computer.");
         if (!episode && cfg.autoDownload) save(file);  // one automatic download per failure episode, not per retry
         episode = true;
-      }, e => { warn("could not prepare the recovery file: " + e.message); });
+      }, e => warn("no recovery file: " + e.message));
     }
     api.submit = fn => {
       var ctl = G.AbortController && new AbortController(), r0 = rev, late = false, t;
@@ -196,8 +195,8 @@
         };
         btn("Download my work", api.download);
         ui.rs = btn("Restore saved work", api.restoreSaved); ui.rs.hidden = true;
-        btn("Restore from file\u2026", () => input.click());
-        input.type = "file"; input.accept = ".json,application/json"; input.hidden = true; ui.appendChild(input);
+        btn("Restore from file", () => input.click());
+        input.type = "file"; input.accept = ".json"; input.hidden = true; ui.appendChild(input);
         input.onchange = () => {
           if (input.files[0]) api.restore(input.files[0]).then(() => bar("Restored."), e => bar(e.message));
           input.value = "";

@@ -1,4 +1,4 @@
-"""recovery.js in a real headless Chromium (system Chromium via Playwright): downloads, banner, restore, journal."""
+"""recovery.js in the system's headless Chromium via Playwright: downloads, banner, restore, journal."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_a_failed_submit_downloads_the_work_once_and_it_round_trips(
     assert page.evaluate(STATE) == expected
 
 
-def test_without_a_user_gesture_the_banner_offers_the_download(page: Any, served: Served, tmp_path: Path) -> None:
+def test_without_a_user_gesture_the_banner_offers_it(page: Any, served: Served, tmp_path: Path) -> None:
     page.evaluate(SPANS)
     set_mode(served, "409")
     # No click: the submit starts from script, as after a timer or a websocket message.
@@ -72,7 +72,7 @@ def test_without_a_user_gesture_the_banner_offers_the_download(page: Any, served
                           ".then(() => null, e => e.name + ': ' + e.message)")
     assert error == "SubmitFailed: submit failed: HTTP 409"
     banner = page.locator("#tagpin-recovery")
-    assert banner.is_visible() and "was not submitted" in banner.inner_text()
+    assert banner.is_visible() and "saved in a file" in banner.inner_text()
     with page.expect_download() as info:
         banner.get_by_role("button", name="Download my work").click()
     info.value.save_as(tmp_path / "work.json")
@@ -136,7 +136,8 @@ def test_restore_refuses_a_tampered_file_with_a_specific_message(
 
 def test_restore_refuses_junk_and_oversized_files(page: Any) -> None:
     out = page.evaluate("""async () => {
-        const r = TagpinRecovery.init({app: "annotator", getState: () => ({}), banner: false, maxBytes: 2048});
+        const r = TagpinRecovery.init({app: "annotator", getState: () => ({}),
+                                       banner: false, maxBytes: 2048});
         const why = f => r.restore(f).then(() => "restored", e => e.code);
         return [await why(new Blob(["{cut sh"])), await why(new Blob(["x".repeat(4096)]))];
     }""")
@@ -181,7 +182,7 @@ def test_fetch_wrapper_saves_work_for_apps_that_cannot_call_submit(page: Any, se
     assert info.value.suggested_filename.startswith("tagpin-recovery-annotator-")
 
 
-def test_without_blob_downloads_the_server_echoes_the_file(browser: Any, served: Served, tmp_path: Path) -> None:
+def test_without_blob_downloads_the_server_echoes(browser: Any, served: Served, tmp_path: Path) -> None:
     context = browser.new_context(accept_downloads=True)
     context.add_init_script("delete HTMLAnchorElement.prototype.download")
     page = context.new_page()
@@ -224,7 +225,8 @@ def test_beacons_on_load_and_on_a_409(page: Any, served: Served) -> None:
 def test_a_50_mb_state_round_trips(page: Any, served: Served, tmp_path: Path) -> None:
     size = page.evaluate("""() => {
         const label = "x".repeat(80);  // ~100 bytes of JSON per span
-        demo.store.spans = Array.from({length: 500000}, (_, i) => ({start: i, end: i + 1, label, text: "\u00e9"}));
+        demo.store.spans = Array.from({length: 500000},
+                                      (_, i) => ({start: i, end: i + 1, label, text: "\u00e9"}));
         return JSON.stringify(demo.store.serialize()).length;
     }""")
     assert size >= 50_000_000
@@ -244,7 +246,7 @@ def test_cross_origin_script_with_integrity_loads_only_for_allowed_origins(
 
     host_html: list[str] = []
 
-    @Request.application  # type: ignore[untyped-decorator]
+    @Request.application
     def host(request: Request) -> Response:
         return Response(host_html[0], mimetype="text/html")
 
@@ -255,8 +257,8 @@ def test_cross_origin_script_with_integrity_loads_only_for_allowed_origins(
     snippet_server = Served(make_app(tmp_path, TAGPIN_RECOVERY_ALLOWED_ORIGINS=origins))
     try:
         manifest = snippet_server.app.test_client().get("/recovery/manifest.json").get_json()
-        host_html.append(f'<script src="{snippet_server.url}{manifest["url"]}" integrity="{manifest["integrity"]}"'
-                         ' crossorigin="anonymous"></script>')
+        src, integrity = snippet_server.url + manifest["url"], manifest["integrity"]
+        host_html.append(f'<script src="{src}" integrity="{integrity}" crossorigin="anonymous"></script>')
         context = browser.new_context()
         page = context.new_page()
         page.goto(page_server.url + "/")

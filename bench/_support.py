@@ -1,0 +1,120 @@
+"""Shared plumbing for the Swarm benchmarks: sample repositories, a template, a context, and stack clean-up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make bot and tests importable
+
+from bot.__main__ import build_context
+from bot.config import Settings
+from bot.domain.stacks import Pin
+from bot.service.context import Context
+from tests.support.oci import Pusher
+
+REGISTRY = "127.0.0.1:5000"
+NAMESPACE = "com.docker.stack.namespace"
+# The services a tenant stack of the design runs; past five the names are numbered workers.
+NAMES = ("database", "backend", "frontend", "proxy", "worker")
+
+
+def run_id() -> str:
+    """Six hex characters: keeps tenant names (≤ 31) and Swarm service names (≤ 63) short and unique per run."""
+    return uuid.uuid4().hex[:6]
+
+
+def service_names(count: int) -> list[str]:
+    return [NAMES[i] if i < len(NAMES) else f"worker{i}" for i in range(count)]
+
+
+def push_repos(prefix: str, names: Iterable[str], versions: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Push every version of every repository (distinct content, so distinct digests): {service: {tag: digest}}."""
+    pusher = Pusher(REGISTRY)
+    versions = list(versions)
+    return {name: {tag: pusher.push(f"{prefix}/{name}", tag, f"{name} {tag}").digest for tag in versions}
+            for name in names}
+
+
+def template_text(prefix: str, names: Iterable[str], replicas: int) -> str:
+    """A compose template like tests/e2e's: host network (no overlay per stack), sleeping busybox images.
+
+    stop_grace_period is short because `sleep` as PID 1 ignores SIGTERM: clean-up would wait 10 s per task.
+    """
+    lines = ['version: "3.8"', "services:"]
+    for name in names:
+        lines += [f"  {name}:", f"    image: {REGISTRY}/{prefix}/{name}", '    x-tagpin: {constraint: ">=1.0.0"}',
+                  '    environment: {TENANT: "${TENANT}"}', "    networks: [hostnet]",
+                  "    stop_grace_period: 1s", f"    deploy: {{replicas: {replicas}}}"]
+    lines += ["networks:", "  hostnet: {external: true, name: host}", ""]
+    return "\n".join(lines)
+
+
+@dataclass
+class Workspace:
+    """A temporary directory holding the template and the SQLite database, and the environment naming them."""
+
+    directory: Path
+    env: dict[str, str]
+
+    @classmethod
+    def create(cls, template: str, converge_timeout: float) -> Workspace:
+        directory = Path(tempfile.mkdtemp(prefix="tagpin-bench-"))
+        (directory / "stack.yml").write_text(template, encoding="utf-8")
+        env = {**os.environ, "TAGPIN_STACK_TEMPLATE": str(directory / "stack.yml"),
+               "TAGPIN_DATABASE_URL": f"sqlite:///{directory / 'tagpin.db'}",
+               "TAGPIN_CONVERGE_TIMEOUT": str(converge_timeout), "TAGPIN_ACTOR": "bench",
+               "HOME": str(directory)}
+        return cls(directory, env)
+
+    def context(self) -> Context:
+        """A fresh context, as one CLI invocation builds it (empty registry cache, lazy engine connection)."""
+        return build_context(Settings.from_env(self.env))
+
+
+def best_pins(pushed: Mapping[str, Mapping[str, str]], tag: str) -> dict[str, Pin]:
+    return {name: Pin(tag, tags[tag]) for name, tags in pushed.items()}
+
+
+def stack_deploy(name: str, compose: str, env: Mapping[str, str] | None = None) -> None:
+    """`docker stack deploy` as an operator would type it, images already pinned (so --resolve-image never)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", prefix=f"bench-{name}-", delete=False) as f:
+        f.write(compose)
+    try:
+        done = subprocess.run(["docker", "stack", "deploy", "--resolve-image", "never", "-c", f.name, name],
+                              capture_output=True, text=True, check=False, env=dict(env or os.environ))
+        if done.returncode != 0:
+            raise RuntimeError(f"docker stack deploy {name} failed: {done.stderr.strip()}")
+    finally:
+        os.unlink(f.name)
+
+
+def _left(names: set[str], kind: str) -> set[str]:
+    """Which of the stacks still have services (kind "service") or containers (kind "container")."""
+    argv = (["docker", "service", "ls"] if kind == "service" else ["docker", "ps", "-a"])
+    out = subprocess.run([*argv, "--filter", f"label={NAMESPACE}", "--format", f'{{{{.Label "{NAMESPACE}"}}}}'],
+                         capture_output=True, text=True, check=False).stdout
+    return names & {line.strip() for line in out.splitlines()}
+
+
+def remove_stacks(names: Iterable[str], timeout: float = 180.0) -> bool:
+    """`docker stack rm`, then wait until their services and containers are gone; False if some outlived timeout."""
+    wanted = set(names)
+    ordered = sorted(wanted)
+    for i in range(0, len(ordered), 25):  # several stacks per call; a long argv is still fine
+        subprocess.run(["docker", "stack", "rm", *ordered[i:i + 25]], capture_output=True, check=False)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _left(wanted, "service") and not _left(wanted, "container"):
+            return True
+        time.sleep(0.5)
+    left = _left(wanted, "service") | _left(wanted, "container")
+    print(f"warning: stacks not fully removed after {timeout:.0f} s: {', '.join(sorted(left))}", file=sys.stderr)
+    return False

@@ -1,0 +1,94 @@
+"""The Swarm adapter against the real engine: reading stacks in two API calls, applying, converging, retrying."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.adapters.converge import Converger
+from bot.adapters.swarm import Swarm, digest_of
+from bot.errors import SwarmError
+from tests.e2e.conftest import remove_stack
+from tests.support.oci import Pusher
+
+COMPOSE = """\
+version: "3.8"
+services:
+  web:
+    image: {image}
+    networks: [hostnet]
+    deploy: {{replicas: {replicas}}}
+  idle:
+    image: {image}
+    networks: [hostnet]
+    deploy: {{replicas: 0}}
+networks:
+  hostnet: {{external: true, name: host}}
+"""
+
+
+@pytest.fixture
+def stack(registry: str, swarm: Any, unique: str) -> Iterator[tuple[Swarm, str, str, str]]:
+    pushed = Pusher(registry).push(f"swarm{unique}/web", "1.0.0")
+    image = f"{registry}/{pushed.repository}:1.0.0@{pushed.digest}"
+    name = f"s{unique}"
+    adapter = Swarm.from_env()
+    try:
+        yield adapter, name, image, pushed.digest
+    finally:
+        remove_stack(name)
+
+
+def test_apply_converge_and_read_back_in_two_api_calls(stack: tuple[Swarm, str, str, str]) -> None:
+    swarm, name, image, digest = stack
+    swarm.deploy(name, COMPOSE.format(image=image, replicas=2))
+    report = Converger(swarm, poll=0.3).wait(name, {"web": digest, "idle": digest}, timeout=60)
+    assert report.outcome == "converged", report.message
+
+    before = swarm.api_calls
+    services = swarm.stacks([name])[name]
+    assert swarm.api_calls - before == 2
+    assert set(services) == {"web", "idle"}
+    web = services["web"]
+    assert web.name == f"{name}_web" and web.tenant == name and digest_of(web.image) == digest
+    assert web.running == 2 and web.desired == 2 and web.running_digests == (digest,)
+    assert services["idle"].desired == 0 and services["idle"].running == 0
+
+
+def test_a_wait_that_cannot_converge_returns_within_its_bound(stack: tuple[Swarm, str, str, str]) -> None:
+    swarm, name, image, digest = stack
+    swarm.deploy(name, COMPOSE.format(image=image, replicas=1))
+    report = Converger(swarm, poll=0.3).wait(name, {"web": "sha256:" + "0" * 64}, timeout=3)
+    assert report.outcome == "failed" and "not converged within 3 s" in report.message
+    assert report.seconds < 10
+
+
+def test_out_of_sequence_is_retried_once_then_reported(tmp_path: Path) -> None:
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+        calls.append(argv)
+        return subprocess.CompletedProcess(argv, 1, "", "Error response from daemon: rpc error: code = Unknown "
+                                                         "desc = update out of sequence")
+
+    swarm = Swarm(client=None, run=run)  # type: ignore[arg-type]
+    with pytest.raises(SwarmError, match="update out of sequence"):
+        swarm.deploy("acme", "version: '3.8'\n")
+    assert len(calls) == 2
+    assert calls[0][:3] == ["docker", "stack", "deploy"] and "--resolve-image" in calls[0]
+
+    answers = iter([subprocess.CompletedProcess([], 1, "", "update out of sequence"),
+                    subprocess.CompletedProcess([], 0, "Updating service acme_web\n", "")])
+    swarm = Swarm(client=None, run=lambda argv, **kw: next(answers))  # type: ignore[arg-type]
+    assert "Updating" in swarm.deploy("acme", "version: '3.8'\n")
+
+
+def test_an_invalid_stack_is_one_clear_line(stack: tuple[Swarm, str, str, str]) -> None:
+    swarm, name, _, _ = stack
+    with pytest.raises(SwarmError) as err:
+        swarm.deploy(name, "version: '3.8'\nservices:\n  web: {image: 42, deploy: nonsense}\n")
+    assert str(err.value).startswith(f"docker stack deploy {name} failed: ") and "\n" not in str(err.value)

@@ -32,4 +32,8 @@ python -m tests.support.oci demo/frontend 1.11.0 | sed 's/^/  pushed /'
 run tagpin drift acme || true
 step "audit trail"
 run tagpin audit acme --limit 8
+
+step "recovery: a submit rejected with 409 'client outdated' saves the user's work (headless Chromium)"
+python scripts/recovery_demo.py demo-recovery.png
 printf '\nDone. Try: tagpin deploy acme --yes; tagpin rollback acme; tagpin --help (database: %s)\n' "$TAGPIN_DATABASE_URL"
+printf 'The annotation demo page: TAGPIN_RECOVERY_DEMO=1 .venv/bin/honcho start web, then open http://127.0.0.1:8000/demo/\n'

@@ -60,7 +60,7 @@ def test_apply_converge_and_read_back_in_two_api_calls(stack: tuple[Swarm, str, 
 
 
 def test_a_wait_that_cannot_converge_returns_within_its_bound(stack: tuple[Swarm, str, str, str]) -> None:
-    swarm, name, image, digest = stack
+    swarm, name, image, _ = stack
     swarm.deploy(name, COMPOSE.format(image=image, replicas=1))
     report = Converger(swarm, poll=0.3).wait(name, {"web": "sha256:" + "0" * 64}, timeout=3)
     assert report.outcome == "failed" and "not converged within 3 s" in report.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
@@ -30,6 +31,24 @@ def build_context(settings: Settings) -> Context:
     return Context(settings, store, registry, lambda: Swarm.from_env(settings.docker_environ))
 
 
+def _shell(ctx: Context, args: argparse.Namespace) -> int:
+    from bot.shell import run_shell
+
+    return run_shell(ctx, user=args.user, name=args.name)
+
+
+def _bot(ctx: Context, args: argparse.Namespace) -> int:
+    from bot.slack.app import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    serve(ctx)
+    return 0
+
+
+# Commands that run until stopped and print as they go, outside the one-JSON-object contract.
+LONG_RUNNING = {"shell": _shell, "bot": _bot}
+
+
 def _fail(message: str, as_json: bool, kind: str, code: int) -> int:
     if as_json:
         print(json.dumps({"error": message, "kind": kind}))
@@ -44,6 +63,8 @@ def run(argv: Sequence[str]) -> int:
         settings = Settings.from_env()
         _log_to(settings)
         ctx = build_context(settings)
+        if args.command in LONG_RUNNING:
+            return LONG_RUNNING[args.command](ctx, args)
         data, text, ok = COMMANDS[args.command](ctx, args)
     except TagpinError as exc:
         return _fail(str(exc), as_json, type(exc).__name__, exc.exit_code)

@@ -73,6 +73,10 @@ def build_parser() -> Parser:
     p = command("rollback", "redeploy the previous converged deployment's exact references")
     p.add_argument("tenant")
     command("tenants", "onboarded tenants")
+    p = sub.add_parser("shell", help="local chat: type /deploy acme as in Slack")
+    p.add_argument("--user", default="ULOCAL", help="the Slack user id you play (default ULOCAL)")
+    p.add_argument("--name", default="you", help="the user name shown and audited (default you)")
+    sub.add_parser("bot", help="the Slack app: Socket Mode if SLACK_APP_TOKEN is set, else HTTP on TAGPIN_BIND")
     return parser
 
 

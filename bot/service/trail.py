@@ -1,0 +1,120 @@
+"""The audit trail in Slack: every message is stored in the outbox first, then posted; failed posts are retried."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.adapters.outbox import Outbox, OutboxMessage
+from bot.service.context import Context
+
+log = logging.getLogger("tagpin.trail")
+EVENT_TYPE = "tagpin_audit"
+
+
+class PostFailed(Exception):
+    """The chat service did not accept a post (down, rate limited past retries, refused)."""
+
+
+class Poster(Protocol):
+    def post(self, channel: str, text: str, thread_ts: str | None, metadata: dict[str, Any]) -> str:
+        """Post a message and return its ts; raise PostFailed when it was not posted."""
+        ...
+
+
+@dataclass
+class Thread:
+    parent_id: int
+    broken: bool = False               # a post failed during this command: store the rest, post on flush
+
+
+# One process-wide lock: two threads flushing at once must never post one row twice.
+_posting = threading.Lock()
+
+
+class Trail:
+    def __init__(self, ctx: Context, poster: Poster | None) -> None:
+        self.channel = ctx.settings.audit_channel
+        self.poster = poster
+        self.outbox = Outbox(ctx.store) if self.channel else None
+
+    @property
+    def enabled(self) -> bool:
+        return self.outbox is not None and self.channel is not None
+
+    def open(self, actor: str, command: str, tenant: str | None, text: str) -> Thread | None:
+        """The parent message of one command's thread: stored, then posted."""
+        if self.outbox is None or self.channel is None:
+            return None
+        payload = {"actor": actor, "command": command, "tenant": tenant or "", "step": "started"}
+        row = self.outbox.add(self.channel, text, _metadata(payload))
+        assert row.id is not None
+        thread = Thread(row.id)
+        self._deliver(thread)
+        return thread
+
+    def step(self, thread: Thread | None, step: str, text: str, **payload: Any) -> None:
+        """One reply in the command's thread: stored, then posted unless this command already saw a failure."""
+        if thread is None or self.outbox is None or self.channel is None:
+            return
+        parent = self.outbox.get(thread.parent_id)
+        base = json.loads(parent.metadata_json)["event_payload"] if parent else {}
+        data = {**base, **{k: v for k, v in payload.items() if v is not None}, "step": step}
+        self.outbox.add(self.channel, text, _metadata(data), parent_id=thread.parent_id)
+        if not thread.broken:
+            self._deliver(thread)
+
+    def flush(self) -> int:
+        """Post every pending row (parents before replies); stop at the first failure. Returns how many posted."""
+        if self.outbox is None:
+            return 0
+        posted = 0
+        with _posting:
+            for row in self.outbox.pending():
+                outcome = self._post(row)
+                if outcome is None:
+                    break
+                posted += outcome
+        return posted
+
+    def _deliver(self, thread: Thread) -> None:
+        assert self.outbox is not None
+        with _posting:
+            for row in self.outbox.thread(thread.parent_id):
+                if row.ts is None and self._post(row) is None:
+                    thread.broken = True
+                    return
+
+    def _post(self, row: OutboxMessage) -> int | None:
+        """1 when posted, 0 when it must wait for its parent, None when the post failed."""
+        assert self.outbox is not None and row.id is not None
+        if self.poster is None:
+            return None
+        thread_ts = None
+        if row.parent_id is not None:
+            parent = self.outbox.get(row.parent_id)
+            if parent is None or parent.ts is None:
+                return 0
+            thread_ts = parent.ts
+        try:
+            ts = self.poster.post(row.channel, row.text, thread_ts, json.loads(row.metadata_json))
+        except PostFailed as exc:
+            log.warning("audit post #%s kept for retry: %s", row.id, exc)
+            self.outbox.failed(row.id, str(exc))
+            return None
+        self.outbox.posted(row.id, ts)
+        return 1
+
+
+def _metadata(payload: dict[str, Any]) -> str:
+    return json.dumps({"event_type": EVENT_TYPE, "event_payload": payload}, sort_keys=True)
+
+
+def recent_events(ctx: Context, tenant: str | None, limit: int) -> list[dict[str, Any]]:
+    """The database audit trail, newest first, in the CLI's JSON shape."""
+    return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "command": e.command, "tenant": e.tenant,
+             "outcome": e.outcome, "detail": e.detail, "deployment_id": e.deployment_id}
+            for e in ctx.store.events(tenant, limit=limit)]

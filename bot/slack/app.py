@@ -1,0 +1,116 @@
+"""The bolt app: Web API client with retry handlers, middleware, listeners; served over HTTP or Socket Mode."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+
+from flask import Flask, Response, request
+from slack_bolt import App
+from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+from bot.errors import UsageError
+from bot.service.context import Context
+from bot.service.trail import Trail
+from bot.slack import listeners, listeners_deploy
+from bot.slack.auth import Authorizer
+from bot.slack.confirm import TTL, Confirmations
+from bot.slack.dedupe import Deduplicator
+from bot.slack.posting import SlackPoster
+from bot.slack.runtime import Runtime
+
+log = logging.getLogger("tagpin.slack")
+FLUSH_EVERY = 60.0
+
+
+def web_client(base_url: str, token: str | None, *, backoff: float = 0.5) -> WebClient:
+    """The SDK's client with the SDK's retry handlers: 429 waits Retry-After, drops and 5xx retry with back-off."""
+    interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
+    return WebClient(base_url=base_url, token=token, timeout=10, retry_handlers=[
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=interval),
+        ServerErrorRetryHandler(max_retry_count=2, interval_calculator=interval),
+    ])
+
+
+def build(ctx: Context, *, client: WebClient | None = None, confirm_ttl: float = TTL,
+          tenant_deployers: Mapping[str, Sequence[str]] | None = None,
+          tenant_channels: Mapping[str, Sequence[str]] | None = None) -> tuple[App, Runtime]:
+    """The bolt App and the runtime its listeners share; signature verification is always on."""
+    settings = ctx.settings
+    if not settings.slack_signing_secret and not settings.slack_app_token:
+        raise UsageError("SLACK_SIGNING_SECRET is not set: the app refuses unsigned requests "
+                         "(Basic Information → App Credentials → Signing Secret)")
+    if not settings.slack_bot_token:
+        raise UsageError("SLACK_BOT_TOKEN is not set (OAuth & Permissions → Bot User OAuth Token, xoxb-…)")
+    client = client or web_client(settings.slack_api_url, settings.slack_bot_token)
+    app = App(signing_secret=settings.slack_signing_secret or "", client=client,
+              # Acks answer synchronously (fast: parse only); the slow part runs in lazy listeners.
+              process_before_response=True, name="tagpin")
+    rt = Runtime(ctx, client, Authorizer(settings.deployers, client, tenant_deployers=tenant_deployers,
+                                         tenant_channels=tenant_channels),
+                 Confirmations(confirm_ttl), Trail(ctx, SlackPoster(client)))
+    app.middleware(Deduplicator())
+    listeners.register(app, rt)
+    listeners_deploy.register(app, rt)
+    return app, rt
+
+
+def flask_app(app: App) -> Flask:
+    """bolt's Flask adapter at /slack/events (Slack's request URL for commands and interactivity)."""
+    web = Flask("tagpin")
+    handler = SlackRequestHandler(app)
+
+    @web.post("/slack/events")
+    def events() -> Response:
+        return handler.handle(request)
+
+    @web.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok\n", mimetype="text/plain")
+
+    return web
+
+
+def flush_forever(rt: Runtime, every: float = FLUSH_EVERY) -> threading.Event:
+    """Retry pending audit posts in the background; set the returned event to stop."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                rt.trail.flush()
+            except Exception:
+                log.exception("audit outbox flush failed")
+
+    threading.Thread(target=loop, name="tagpin-outbox", daemon=True).start()
+    return stop
+
+
+def serve(ctx: Context) -> None:
+    """`tagpin bot`: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on TAGPIN_BIND."""
+    app, rt = build(ctx)
+    flush_forever(rt)
+    if ctx.settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        log.info("tagpin bot: Socket Mode")
+        SocketModeHandler(app, ctx.settings.slack_app_token).start()  # type: ignore[no-untyped-call]
+        return
+    from werkzeug.serving import make_server
+
+    host, _, port = ctx.settings.bind.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"TAGPIN_BIND must be HOST:PORT, not {ctx.settings.bind!r}")
+    server = make_server(host, int(port), flask_app(app), threaded=True)
+    log.info("tagpin bot: HTTP on http://%s/slack/events", ctx.settings.bind)
+    print(f"tagpin bot listening on http://{ctx.settings.bind}/slack/events", flush=True)
+    server.serve_forever()

@@ -1,0 +1,100 @@
+"""Slash-command text → an Invocation: `/deploy acme frontend@1.10.0 --dry-run`, or the same under `/tagpin`."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from bot.errors import UsageError
+
+USAGE = {
+    "deploy": "/deploy TENANT [SERVICE@VERSION …] [--dry-run] [--allow-downgrade]",
+    "status": "/status TENANT",
+    "drift": "/drift [TENANT …]",
+    "audit": "/audit [TENANT] [--limit N]",
+    "rollback": "/rollback TENANT",
+    "help": "/tagpin help",
+}
+# Slack clients (macOS autocorrect) turn `--dry-run` into `—dry-run`; accept what people actually send.
+DASHES = str.maketrans({"\u2014": "--", "\u2013": "--"})   # em dash, en dash
+
+
+@dataclass(frozen=True)
+class Invocation:
+    name: str
+    tenant: str | None = None
+    tenants: tuple[str, ...] = ()
+    overrides: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    allow_downgrade: bool = False
+    limit: int = 10
+
+
+def help_text() -> str:
+    lines = "\n".join(f"• `{usage}`" for name, usage in USAGE.items() if name != "help")
+    return f"tagpin commands (also as `/tagpin <command> …`):\n{lines}"
+
+
+def parse(command: str, text: str) -> Invocation:
+    """Parse one slash command; raise UsageError with the usage line when it does not fit."""
+    try:
+        words = shlex.split(text.translate(DASHES))
+    except ValueError as exc:
+        raise UsageError(f"cannot read `{text}`: {exc}") from None
+    words = _join_limit(words)
+    name = command.lstrip("/")
+    if name == "tagpin":
+        if not words:
+            return Invocation("help")
+        name, words = words[0].lstrip("/"), words[1:]
+    if name not in USAGE:
+        raise UsageError(f"unknown command `{name}`. {help_text()}")
+    flags = [w for w in words if w.startswith("--")]
+    args = [w for w in words if not w.startswith("--")]
+    known = {"deploy": {"--dry-run", "--allow-downgrade"}, "audit": {"--limit"}}.get(name, set())
+    for flag in flags:
+        if flag.split("=", 1)[0] not in known:
+            raise UsageError(f"unknown option `{flag}`; usage: `{USAGE[name]}`")
+    if name == "help":
+        return Invocation("help")
+    if name == "drift":
+        return Invocation("drift", tenants=tuple(args))
+    if name == "audit":
+        return Invocation("audit", tenant=_at_most_one(name, args), limit=_limit(flags))
+    if not args:
+        raise UsageError(f"which tenant? usage: `{USAGE[name]}`")
+    tenant, rest = args[0], args[1:]
+    if name != "deploy" and rest:
+        raise UsageError(f"unexpected `{' '.join(rest)}`; usage: `{USAGE[name]}`")
+    overrides: dict[str, str] = {}
+    for item in rest:
+        service, sep, version = item.partition("@")
+        if not sep or not service or not version:
+            raise UsageError(f"`{item}`: expected SERVICE@VERSION, e.g. frontend@1.10.0")
+        overrides[service] = version
+    return Invocation(name, tenant=tenant, overrides=overrides, dry_run="--dry-run" in flags,
+                      allow_downgrade="--allow-downgrade" in flags)
+
+
+def _join_limit(words: list[str]) -> list[str]:
+    out: list[str] = []
+    it = iter(words)
+    for word in it:
+        out.append(f"--limit={next(it, '')}" if word == "--limit" else word)
+    return out
+
+
+def _at_most_one(name: str, args: list[str]) -> str | None:
+    if len(args) > 1:
+        raise UsageError(f"one tenant at most; usage: `{USAGE[name]}`")
+    return args[0] if args else None
+
+
+def _limit(flags: list[str]) -> int:
+    for flag in flags:
+        if flag.startswith("--limit"):
+            _, _, raw = flag.partition("=")
+            if not raw.isdigit() or not 1 <= int(raw) <= 100:
+                raise UsageError("--limit takes a number from 1 to 100, e.g. --limit 20")
+            return int(raw)
+    return 10

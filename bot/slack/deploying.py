@@ -1,0 +1,115 @@
+"""One deploy or rollback from Slack: lock → plan → (confirm) → apply → verify, shown in one progress message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from slack_bolt.context.respond import Respond
+
+from bot.domain.plans import Plan
+from bot.errors import ConfirmationRequired, TagpinError
+from bot.service.deploy import Deployer, DeployResult
+from bot.service.trail import Thread
+from bot.slack import blocks
+from bot.slack.failures import translate
+from bot.slack.posting import Progress
+from bot.slack.runtime import Runtime
+
+
+@dataclass
+class DeployRun:
+    rt: Runtime
+    user: str
+    actor: str
+    tenant: str
+    channel: str
+    respond: Respond
+    command: str = "deploy"
+    overrides: dict[str, str] = field(default_factory=dict)
+    allow_downgrade: bool = False
+    thread: Thread | None = None
+    progress_ts: str | None = None
+    _progress: Progress | None = None
+
+    def open(self, text: str) -> None:
+        """The audit thread's parent message, unless a confirmation continues an existing thread."""
+        if self.thread is None:
+            self.thread = self.rt.trail.open(self.actor, self.command, self.tenant, text)
+
+    def step(self, step: str, detail: str) -> None:
+        """Deployer's on_step: the progress message and the audit thread follow every step."""
+        if step == "done":
+            return                  # the outcome line that follows says it, with the deployment id
+        if self._progress is None:
+            title = f"{self.command.capitalize()} of {self.tenant} by <@{self.user}>"
+            self._progress = Progress(self.rt.client, self.channel, self.respond, title)
+            if self.progress_ts is None:
+                self._progress.start()
+            else:
+                self._progress.ts = self.progress_ts
+        self._progress.step(step, detail)
+        self.rt.trail.step(self.thread, step, f"{step}: {detail}")
+
+    def deploy(self, plan_digest: str | None = None) -> None:
+        seen: list[Plan] = []
+
+        def confirm(plan: Plan) -> bool:
+            seen.append(plan)
+            return False            # in Slack a risky plan is confirmed with a button, never implicitly
+
+        self._run(lambda: Deployer(self.rt.ctx).deploy(
+            self.tenant, self.actor, overrides=self.overrides, allow_downgrade=self.allow_downgrade,
+            confirm=confirm, plan_digest=plan_digest, on_step=self.step), seen, plan_digest)
+
+    def rollback(self) -> None:
+        self._run(lambda: Deployer(self.rt.ctx).rollback(self.tenant, self.actor, on_step=self.step), [], None)
+
+    def _run(self, action: Callable[[], DeployResult], seen: list[Plan], plan_digest: str | None) -> None:
+        try:
+            result = action()
+        except ConfirmationRequired as exc:
+            if seen and plan_digest is None:
+                self._ask(seen[-1], "")
+            else:
+                self._replan(str(exc))
+            return
+        except Exception as exc:
+            message = translate(exc, f"{self.command} {self.tenant}")
+            self._finish(f":red_circle: *refused*: {exc}" if isinstance(exc, TagpinError)
+                         else ":red_circle: *failed* (internal error)", "refused", message["text"])
+            self.respond(response_type="ephemeral", **message)
+            return
+        data = result.as_dict()
+        self._finish(blocks.outcome_line(data), result.outcome, blocks.outcome_line(data),
+                     deployment_id=result.deployment_id)
+
+    def _ask(self, plan: Plan, notice: str) -> None:
+        """A risky plan: ephemeral Confirm/Cancel bound to this plan's digest; the deploy waits for it."""
+        pending = self.rt.confirmations.add(
+            requester=self.user, actor=self.actor, tenant=self.tenant, digest=plan.digest(), channel=self.channel,
+            overrides=self.overrides, allow_downgrade=self.allow_downgrade, thread_id=self.thread.parent_id
+            if self.thread else None, progress_ts=self._progress.ts if self._progress else None)
+        self.respond(response_type="ephemeral", **blocks.plan(plan.as_dict(), confirm_id=pending.id,
+                                                               notice=notice))
+        if self._progress is not None:
+            self._progress.finish(f":raised_hand: waiting for <@{self.user}> to confirm: " + "; ".join(plan.risks))
+        self.rt.trail.step(self.thread, "awaiting_confirmation", "needs confirmation: " + "; ".join(plan.risks),
+                           plan_digest=plan.digest())
+
+    def _replan(self, reason: str) -> None:
+        """The confirmed plan is no longer the plan: refuse, and show the new one for a fresh confirmation."""
+        self.rt.trail.step(self.thread, "refused", f"refused: {reason}")
+        try:
+            fresh = Deployer(self.rt.ctx).deploy(self.tenant, self.actor, dry_run=True, overrides=self.overrides,
+                                                 allow_downgrade=self.allow_downgrade)
+        except Exception as exc:
+            self.respond(response_type="ephemeral", **translate(exc, f"replan {self.tenant}"))
+            return
+        assert fresh.plan is not None
+        self._ask(fresh.plan, "The plan changed since you saw it, so nothing was deployed. This is the new plan:")
+
+    def _finish(self, line: str, outcome: str, trail_text: str, deployment_id: int | None = None) -> None:
+        if self._progress is not None:
+            self._progress.finish(line)
+        self.rt.trail.step(self.thread, outcome, trail_text, deployment_id=deployment_id)

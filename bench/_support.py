@@ -96,12 +96,16 @@ def stack_deploy(name: str, compose: str, env: Mapping[str, str] | None = None) 
         os.unlink(f.name)
 
 
-def _left(names: set[str], kind: str) -> set[str]:
-    """Which of the stacks still have services (kind "service") or containers (kind "container")."""
-    argv = (["docker", "service", "ls"] if kind == "service" else ["docker", "ps", "-a"])
-    out = subprocess.run([*argv, "--filter", f"label={NAMESPACE}", "--format", f'{{{{.Label "{NAMESPACE}"}}}}'],
-                         capture_output=True, text=True, check=False).stdout
-    return names & {line.strip() for line in out.splitlines()}
+def _left(names: set[str]) -> set[str]:
+    """Which of the stacks still have services or containers (tenant names hold no "_": the prefix is the stack)."""
+    left: set[str] = set()
+    for argv in (["docker", "service", "ls", "--format", "{{.Name}}"],
+                 ["docker", "ps", "-a", "--filter", f"label={NAMESPACE}", "--format", f'{{{{.Label "{NAMESPACE}"}}}}']):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:3])} failed: {done.stderr.strip()}")
+        left |= names & {line.strip().split("_", 1)[0] for line in done.stdout.splitlines()}
+    return left
 
 
 def remove_stacks(names: Iterable[str], timeout: float = 180.0) -> bool:
@@ -112,9 +116,9 @@ def remove_stacks(names: Iterable[str], timeout: float = 180.0) -> bool:
         subprocess.run(["docker", "stack", "rm", *ordered[i:i + 25]], capture_output=True, check=False)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _left(wanted, "service") and not _left(wanted, "container"):
+        if not _left(wanted):
             return True
         time.sleep(0.5)
-    left = _left(wanted, "service") | _left(wanted, "container")
+    left = _left(wanted)
     print(f"warning: stacks not fully removed after {timeout:.0f} s: {', '.join(sorted(left))}", file=sys.stderr)
     return False

@@ -38,7 +38,9 @@ def plain_http_allowed(host: str, insecure: Iterable[str]) -> bool:
 
 def make_session() -> requests.Session:
     """A pooled session retrying connection failures and 5xx (idempotent methods only); 429 is ours."""
+    # respect_retry_after_header=False: urllib3 would otherwise sleep on 429 itself, unseen and uncapped.
     retry = Retry(total=3, connect=3, read=2, status=2, backoff_factor=0.2, raise_on_status=False,
+                  respect_retry_after_header=False,
                   status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET", "HEAD"}))
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)

@@ -145,6 +145,7 @@ class Transport:
             if response.status_code not in (401, 403):
                 return response
             self.auth.forget(host, scope)
-            if attempt == 0 and response.status_code == 401:
-                self.auth.answer(host, scope, response.headers.get("WWW-Authenticate", ""))
+            if attempt == 1 or response.status_code == 403:  # 403: authenticated but denied; no retry helps
+                break
+            self.auth.answer(host, scope, response.headers.get("WWW-Authenticate", ""))
         raise RegistryAuthError(self.auth.refusal(host, repository))

@@ -13,7 +13,7 @@ from bot.service.deploy import Deployer, DeployResult
 from bot.service.trail import Thread
 from bot.slack import blocks
 from bot.slack.failures import translate
-from bot.slack.posting import Progress
+from bot.slack.posting import Progress, safe_respond
 from bot.slack.runtime import Runtime
 
 
@@ -78,7 +78,7 @@ class DeployRun:
             message = translate(exc, f"{self.command} {self.tenant}")
             self._finish(f":red_circle: *refused*: {exc}" if isinstance(exc, TagpinError)
                          else ":red_circle: *failed* (internal error)", "refused", message["text"])
-            self.respond(response_type="ephemeral", **message)
+            safe_respond(self.respond, message)
             return
         data = result.as_dict()
         self._finish(blocks.outcome_line(data), result.outcome, blocks.outcome_line(data),
@@ -104,7 +104,7 @@ class DeployRun:
             fresh = Deployer(self.rt.ctx).deploy(self.tenant, self.actor, dry_run=True, overrides=self.overrides,
                                                  allow_downgrade=self.allow_downgrade)
         except Exception as exc:
-            self.respond(response_type="ephemeral", **translate(exc, f"replan {self.tenant}"))
+            safe_respond(self.respond, translate(exc, f"replan {self.tenant}"))
             return
         assert fresh.plan is not None
         self._ask(fresh.plan, "The plan changed since you saw it, so nothing was deployed. This is the new plan:")

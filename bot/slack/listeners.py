@@ -15,6 +15,7 @@ from bot.slack import blocks
 from bot.slack.commands import Invocation, help_text, parse
 from bot.slack.failures import translate
 from bot.slack.listeners_deploy import deploy, rollback
+from bot.slack.posting import safe_respond
 from bot.slack.runtime import Runtime
 
 COMMANDS = ("/deploy", "/status", "/drift", "/audit", "/rollback", "/tagpin")
@@ -71,7 +72,7 @@ def register(app: App, rt: Runtime) -> None:
         try:
             WORK[inv.name](rt, inv, command, respond)
         except Exception as exc:
-            respond(response_type="ephemeral", **translate(exc, f"{command.get('command')} {command.get('text')}"))
+            safe_respond(respond, translate(exc, f"{command.get('command')} {command.get('text')}"))
         finally:
             rt.inflight.end()
 

@@ -15,6 +15,7 @@ from bot.slack.commands import Invocation
 from bot.slack.confirm import Pending
 from bot.slack.deploying import DeployRun
 from bot.slack.failures import translate
+from bot.slack.posting import safe_respond
 from bot.slack.runtime import Runtime, user_of
 
 
@@ -66,7 +67,7 @@ def _take(rt: Runtime, body: dict[str, Any], respond: Respond) -> tuple[Pending,
         pending = rt.confirmations.take(value, user)
     except Refused as exc:
         rt.ctx.store.audit(actor, "confirm", None, "refused", {"error": str(exc), "kind": "Refused"})
-        respond(response_type="ephemeral", replace_original=False, **translate(exc))
+        safe_respond(respond, translate(exc), replace_original=False)
         return None
     return pending, actor
 
@@ -91,7 +92,7 @@ def register(app: App, rt: Runtime) -> None:
                       allow_downgrade=p.allow_downgrade, thread=thread, progress_ts=p.progress_ts
                       ).deploy(plan_digest=p.digest)
         except Exception as exc:
-            respond(response_type="ephemeral", replace_original=False, **translate(exc, "confirm"))
+            safe_respond(respond, translate(exc, "confirm"), replace_original=False)
         finally:
             rt.inflight.end()
 
@@ -106,7 +107,7 @@ def register(app: App, rt: Runtime) -> None:
             rt.trail.step(thread, "cancelled", f"cancelled by {actor}; nothing deployed")
             respond(replace_original=True, **blocks.text(f":no_entry_sign: Cancelled; {p.tenant} was not deployed."))
         except Exception as exc:
-            respond(response_type="ephemeral", replace_original=False, **translate(exc, "cancel"))
+            safe_respond(respond, translate(exc, "cancel"), replace_original=False)
         finally:
             rt.inflight.end()
 

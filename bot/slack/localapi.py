@@ -19,6 +19,7 @@ class Call:
     params: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
     status: int = 200
+    reply: dict[str, Any] | str = ""
 
 
 @dataclass
@@ -86,8 +87,9 @@ class LocalSlackAPI:
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
             error = "ratelimited" if fault.status == 429 else "fatal_error"
             return fault.status, {"ok": False, "error": error}, headers
-        self._record(Call(method, params))
-        return 200, self._reply(method, params), {}
+        reply = self._reply(method, params)
+        self._record(Call(method, params, reply=reply))
+        return 200, reply, {}
 
     def _reply(self, method: str, params: dict[str, Any]) -> dict[str, Any] | str:
         if method == "response_url":

@@ -32,6 +32,14 @@ class SlackPoster:
         return str(reply["ts"])
 
 
+def safe_respond(respond: Respond, message: blocks.Message, **options: Any) -> None:
+    """An ephemeral answer that must not raise: when even that fails, the log keeps it."""
+    try:
+        respond(response_type="ephemeral", **options, **message)
+    except POST_ERRORS as exc:
+        log.warning("could not answer through the response URL (%s): %s", exc, message.get("text"))
+
+
 class Progress:
     """chat.postMessage once, chat.update after; where the bot cannot post, the response URL instead."""
 

@@ -1,0 +1,74 @@
+"""Block Kit for a drift notice (pure): what drifted, since when, and the Deploy now / Show plan / Snooze buttons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+DEPLOY_NOW = "tagpin_notice_deploy"
+SHOW_PLAN = "tagpin_notice_plan"
+SNOOZE = "tagpin_notice_snooze"
+EMOJI = {"behind": ":arrow_up:", "tag_moved": ":warning:", "unpinned": ":rotating_light:",
+         "partial_rollout": ":hourglass_flowing_sand:", "missing": ":x:", "outdated_client": ":hourglass:",
+         "registry_limited": ":snail:"}
+
+
+class NoticeLike(Protocol):
+    id: int | None
+    tenant: str
+    service: str
+    kind: str
+    running: str | None
+    target: str | None
+    detail: str
+    status: str
+    first_seen: datetime
+    reminders: int
+    snoozed_until: datetime | None
+    snoozed_by: str | None
+    resolved_by: int | None
+
+
+def title(n: NoticeLike) -> str:
+    where = "registry" if n.tenant == "*" else f"{n.tenant} / {n.service}"
+    if n.status == "resolved":
+        how = f"by deployment #{n.resolved_by}" if n.resolved_by else "(no longer seen)"
+        return f":white_check_mark: Resolved {how}: {where} was {n.kind.replace('_', ' ')}"
+    return f"{EMOJI.get(n.kind, ':warning:')} {where}: {n.kind.replace('_', ' ')}"
+
+
+def text(n: NoticeLike) -> str:
+    """The plain-text fallback (notifications, screen readers, the local shell)."""
+    return f"{title(n)} -- {n.detail}"
+
+
+def blocks(n: NoticeLike) -> list[dict[str, Any]]:
+    facts = [f"since {n.first_seen:%Y-%m-%d %H:%M} UTC"]
+    if n.running:
+        facts.append(f"running `{n.running}`")
+    if n.target:
+        facts.append(f"target `{n.target}`")
+    if n.snoozed_until and n.status == "open":
+        facts.append(f"snoozed until {n.snoozed_until:%Y-%m-%d %H:%M} UTC by {n.snoozed_by}")
+    out: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title(n)}*\n{n.detail}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]},
+    ]
+    if n.status == "open" and n.tenant != "*":
+        value = f"{n.id}:{n.tenant}"
+        out.append({"type": "actions", "block_id": f"notice-{n.id}", "elements": [
+            {"type": "button", "action_id": DEPLOY_NOW, "text": {"type": "plain_text", "text": "Deploy now"},
+             "style": "primary", "value": value},
+            {"type": "button", "action_id": SHOW_PLAN, "text": {"type": "plain_text", "text": "Show plan"},
+             "value": value},
+            {"type": "button", "action_id": SNOOZE, "text": {"type": "plain_text", "text": "Snooze 24 h"},
+             "value": value},
+        ]})
+    return out
+
+
+def metadata(n: NoticeLike) -> dict[str, Any]:
+    return {"event_type": "tagpin_drift_notice",
+            "event_payload": {"notice": n.id, "tenant": n.tenant, "service": n.service, "kind": n.kind,
+                              "status": n.status, "running": n.running or "", "target": n.target or "",
+                              "resolved_by": n.resolved_by or 0}}

@@ -1,0 +1,123 @@
+"""Deploys from Slack on the real Swarm and registry: progress in place, audit thread, confirmations, locks, outages."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from bot.service.deploy import Deployer
+from tests.e2e.conftest import Tenant
+from tests.slack.harness import AUDIT, CHANNEL, Bot
+
+
+def _trail(bot: Bot) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The audit channel's one parent message and its thread replies (every reply must be in that thread)."""
+    calls = [c for c in bot.api.of("chat.postMessage") if c.params["channel"] == AUDIT]
+    parents = [c for c in calls if "thread_ts" not in c.params]
+    assert len(parents) == 1, [c.params["text"] for c in parents]
+    ts = parents[0].reply["ts"] if isinstance(parents[0].reply, dict) else None
+    replies = [c.params for c in calls if c.params.get("thread_ts")]
+    assert all(r["thread_ts"] == ts for r in replies)
+    assert all(c.params["metadata"]["event_type"] == "tagpin_audit" for c in calls)
+    return parents[0].params, replies
+
+
+def _steps(replies: list[dict[str, Any]]) -> list[str]:
+    return [r["metadata"]["event_payload"]["step"] for r in replies]
+
+
+def test_a_confirmed_deploy_updates_one_progress_message_and_writes_an_audit_thread(bot: Bot, tenant: Tenant) -> None:
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    ack = bot.command("/deploy", tenant.name)
+    assert ack.status_code == 200 and "Planning" in ack.json()["text"]
+    bot.wait()
+    plan = bot.responses()[-1]
+    assert plan["response_type"] == "ephemeral" and "new tenant" in plan["text"]
+    confirm = next(e for b in plan["blocks"] if b["type"] == "actions" for e in b["elements"]
+                   if e["action_id"] == "tagpin_confirm")
+    assert confirm["confirm"]["confirm"]["text"] == "Deploy"           # Slack's own confirmation dialog
+
+    assert bot.click("tagpin_confirm", bot.button()).status_code == 200
+    bot.wait()
+    (progress,) = [c for c in bot.api.of("chat.postMessage") if c.params["channel"] == CHANNEL]
+    updates = bot.api.of("chat.update")
+    assert len(updates) >= 4 and {u.params["ts"] for u in updates} == {progress.reply["ts"]}  # type: ignore[index]
+    assert "converged" in updates[-1].params["text"]
+    parent, replies = _trail(bot)
+    assert parent["metadata"]["event_payload"]["actor"] == "UALICE (@alice)"
+    steps = _steps(replies)
+    assert steps[0] == "resolving" and steps[-1] == "converged"
+    assert {"awaiting_confirmation", "confirmed", "applying", "verifying"} <= set(steps)
+    assert [e.outcome for e in bot.rt.ctx.store.events(tenant.name) if e.command == "deploy"][0] == "converged"
+
+
+def test_confirmation_is_bound_to_the_plan_and_to_the_requester(bot: Bot, tenant: Tenant) -> None:
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    bot.command("/deploy", tenant.name)
+    bot.wait()
+    first = bot.button()
+
+    bot.click("tagpin_confirm", first, user="UCAROL")                  # a deployer, but not the requester
+    bot.wait()
+    assert "only <@UALICE>" in bot.responses()[-1]["text"]
+
+    tenant.push("frontend", "1.11.0")                                   # the plan changes under the button
+    bot.click("tagpin_confirm", first)
+    bot.wait()
+    changed = bot.responses()[-1]
+    assert "plan changed" in changed["blocks"][0]["text"]["text"] and "1.11.0" in str(changed["blocks"])
+    assert tenant.fresh_context().swarm.stack(tenant.name) == {}        # nothing was deployed
+    second = bot.button()
+    assert second != first
+
+    bot.click("tagpin_confirm", first)                                  # a used confirmation stays used
+    bot.wait()
+    assert "expired or was already used" in bot.responses()[-1]["text"]
+    bot.click("tagpin_confirm", second)
+    bot.wait()
+    assert "converged" in bot.api.of("chat.update")[-1].params["text"]
+
+
+def _onboard(tenant: Tenant) -> None:
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    result = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", confirm=lambda plan: True)
+    assert result.outcome == "converged"
+    tenant.push("frontend", "1.11.0")
+
+
+def test_a_second_deploy_while_one_runs_gets_the_lock_holder_not_a_second_deploy(bot: Bot, tenant: Tenant) -> None:
+    _onboard(tenant)
+    replies = []
+    threads = [threading.Thread(target=lambda u=u: replies.append(bot.command("/deploy", tenant.name, user=u)))
+               for u in ("UALICE", "UCAROL")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bot.wait()
+    assert [r.status_code for r in replies] == [200, 200]
+    held = [r["text"] for r in bot.responses() if "is being deployed by" in r["text"]]
+    assert len(held) == 1 and tenant.name in held[0] and "since" in held[0]
+    outcomes = [e.outcome for e in bot.rt.ctx.store.events(tenant.name) if e.actor != "tester"]
+    assert sorted(outcomes) == ["converged", "refused"]
+
+
+def test_the_web_api_down_during_a_deploy_keeps_the_audit_rows_and_posts_them_later(bot: Bot, tenant: Tenant) -> None:
+    _onboard(tenant)
+    bot.api.down = True
+    assert bot.command("/deploy", tenant.name).status_code == 200     # our endpoint answers; Slack's does not
+    bot.wait()
+    assert [e.outcome for e in bot.rt.ctx.store.events(tenant.name)][0] == "converged"
+    assert bot.posts(AUDIT) == []
+    assert bot.rt.trail.outbox is not None
+    pending = bot.rt.trail.outbox.pending()
+    assert len(pending) >= 5 and all(p.attempts <= 1 for p in pending)
+
+    bot.api.down = False
+    assert bot.rt.trail.flush() == len(pending)
+    parent, replies = _trail(bot)
+    assert "/deploy" in parent["text"] and _steps(replies)[-1] == "converged"
+    assert bot.rt.trail.outbox.pending() == []

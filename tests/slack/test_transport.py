@@ -1,0 +1,99 @@
+"""Signed requests, re-sends, 429s and errors through the real HTTP endpoint (no Swarm needed)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+
+from bot.service.observe import Observer
+from tests.slack.harness import AUDIT, Bot
+
+
+def test_a_forged_signature_is_refused_with_401_and_nothing_runs(offline_bot: Bot) -> None:
+    reply = offline_bot.command("/audit", "", secret="not-the-signing-secret")
+    assert reply.status_code == 401
+    time.sleep(0.3)
+    assert offline_bot.responses() == [] and offline_bot.rt.ctx.store.events() == []
+
+
+def test_a_stale_timestamp_is_refused_with_401(offline_bot: Bot) -> None:
+    # Slack: reject requests whose timestamp is more than five minutes from local time (replay protection).
+    reply = offline_bot.command("/audit", "", timestamp=int(time.time()) - 6 * 60)
+    assert reply.status_code == 401
+    time.sleep(0.3)
+    assert offline_bot.responses() == []
+
+
+def test_a_resent_request_is_acknowledged_but_not_acted_on_twice(offline_bot: Bot) -> None:
+    body = "command=%2Fdeploy&text=acme&user_id=UBOB&user_name=bob&channel_id=COPS&trigger_id=123.456&" \
+           f"team_id=TLOCAL&response_url={offline_bot.api.response_url('once')}"
+    first = offline_bot.command("/deploy", "acme", body=body)
+    again = offline_bot.command("/deploy", "acme", body=body, retry_num=1)
+    assert first.status_code == again.status_code == 200
+    assert "Planning" in first.json()["text"] and again.text == ""
+    offline_bot.wait()
+    refusals = [e for e in offline_bot.rt.ctx.store.events() if e.outcome == "refused"]
+    assert len(refusals) == 1 and len(offline_bot.responses()) == 1
+
+
+def test_an_unauthorized_user_is_refused_audited_and_told_why(offline_bot: Bot) -> None:
+    reply = offline_bot.command("/deploy", "acme", user="UBOB")
+    assert reply.status_code == 200
+    offline_bot.wait()
+    (answer,) = offline_bot.responses()
+    assert answer["response_type"] == "ephemeral" and "not in TAGPIN_DEPLOYERS" in answer["text"]
+    (event,) = offline_bot.rt.ctx.store.events()
+    assert (event.actor, event.command, event.tenant, event.outcome) == ("UBOB (@bob)", "deploy", "acme", "refused")
+    parent, refused = offline_bot.api.of("chat.postMessage")
+    assert parent.params["channel"] == refused.params["channel"] == AUDIT
+    assert parent.params["metadata"]["event_type"] == "tagpin_audit" and "thread_ts" not in parent.params
+    assert refused.params["metadata"]["event_payload"] == {
+        "actor": "UBOB (@bob)", "command": "deploy", "tenant": "acme", "step": "refused"}
+    assert isinstance(parent.reply, dict) and refused.params["thread_ts"] == parent.reply["ts"]
+
+
+def test_a_usergroup_member_is_authorized(offline_bot: Bot) -> None:
+    offline_bot.command("/rollback", "acme", user="UCAROL")      # SOPS = [UCAROL]; TAGPIN_DEPLOYERS has SOPS
+    offline_bot.wait()
+    (answer,) = offline_bot.responses()
+    assert "not in TAGPIN_DEPLOYERS" not in answer["text"]
+    assert "no earlier converged deployment" in answer["text"] or "stack template" in answer["text"]
+
+
+def test_usage_errors_are_answered_in_the_acknowledgement(offline_bot: Bot) -> None:
+    reply = offline_bot.command("/deploy", "")
+    assert reply.status_code == 200 and "which tenant?" in reply.json()["text"]
+    reply = offline_bot.command("/tagpin", "frobnicate acme")
+    assert "unknown command" in reply.json()["text"]
+    offline_bot.wait()
+    assert offline_bot.responses() == []
+
+
+def test_a_429_is_retried_after_retry_after_then_posted(offline_bot: Bot) -> None:
+    offline_bot.api.fail("chat.postMessage", status=429, times=1, retry_after=1)
+    started = time.monotonic()
+    offline_bot.command("/deploy", "acme", user="UBOB")
+    offline_bot.wait()
+    posts = [c for c in offline_bot.api.calls if c.method == "chat.postMessage"]
+    assert [c.status for c in posts][:2] == [429, 200]
+    assert posts[1].at - posts[0].at >= 0.9                  # the SDK's RateLimitErrorRetryHandler waited
+    assert len(offline_bot.posts(AUDIT)) == 2 and time.monotonic() - started < 10
+
+
+def test_a_bug_is_logged_with_a_reference_and_the_user_sees_only_the_reference(
+        offline_bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(self: Observer, tenant: str) -> dict[str, object]:
+        raise KeyError("the bug")
+
+    monkeypatch.setattr(Observer, "status", broken)
+    with caplog.at_level(logging.ERROR, logger="tagpin.slack"):
+        offline_bot.command("/status", "acme")
+        offline_bot.wait()
+    (answer,) = offline_bot.responses()
+    ref = answer["text"].split("reference `")[1][:8]
+    assert "the bug" not in json.dumps(answer)
+    (record,) = [r for r in caplog.records if ref in r.getMessage()]
+    assert record.exc_info is not None and "the bug" in str(record.exc_info[1])

@@ -29,6 +29,17 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _pairs(environ: Mapping[str, str], name: str) -> dict[str, str]:
+    """APP=SERVICE,… (a bare APP means the service of the same name)."""
+    out: dict[str, str] = {}
+    for item in _csv(environ.get(name)):
+        app, sep, service = item.partition("=")
+        if not app.strip() or (sep and not service.strip()):
+            raise UsageError(f"{name} must be a comma list of APP=SERVICE, not {environ.get(name)!r}")
+        out[app.strip()] = service.strip() if sep else app.strip()
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     stack_template: Path | None = None
@@ -48,6 +59,10 @@ class Settings:
     docker_environ: Mapping[str, str] = field(default_factory=dict)
     actor: str = "cli"
     log_file: Path | None = None
+    watch_interval: float = 300.0
+    watch_remind: float = 4 * 3600.0
+    client_apps: Mapping[str, str] = field(default_factory=dict)   # beacon app name → template service
+    client_window: float = 24 * 3600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +91,10 @@ class Settings:
             registry_cache_ttl=_float(env, "TAGPIN_REGISTRY_CACHE_TTL", 60.0),
             docker_environ={k: v for k, v in env.items() if k.startswith("DOCKER_") or k in ("PATH", "HOME")},
             actor=env.get("TAGPIN_ACTOR") or (f"{env['USER']} (cli)" if env.get("USER") else "cli"),
+            watch_interval=_float(env, "TAGPIN_WATCH_INTERVAL", 300.0),
+            watch_remind=_float(env, "TAGPIN_WATCH_REMIND", 4 * 3600.0),
+            client_apps=_pairs(env, "TAGPIN_CLIENT_APPS"),
+            client_window=_float(env, "TAGPIN_CLIENT_WINDOW", 24 * 3600.0),
             log_file=(Path(env["TAGPIN_LOG_FILE"]) if env.get("TAGPIN_LOG_FILE")
                       else Path(home) / ".local" / "state" / "tagpin" / "errors.log" if home else None),
         )

@@ -77,3 +77,7 @@ class Refused(TagpinError):
 
 class ConfirmationRequired(TagpinError):
     """A risky plan needs an explicit confirmation (--yes on the CLI, a button in Slack)."""
+
+
+class ChatError(TagpinError):
+    """Slack (or the local stand-in) did not accept a message; it is kept and retried."""

@@ -71,5 +71,20 @@ def do_tenants(ctx: Context, args: argparse.Namespace) -> Result:
     return data, text.tenants(data), True
 
 
+def do_watch(ctx: Context, args: argparse.Namespace) -> Result:
+    from bot import watch
+    from bot.slack.app import web_client
+
+    if not ctx.settings.slack_bot_token:
+        raise UsageError("set SLACK_BOT_TOKEN (and TAGPIN_SLACK_API_URL for a local stand-in) for the watcher")
+    watcher = watch.make_watcher(ctx, web_client(ctx.settings.slack_api_url, ctx.settings.slack_bot_token))
+    if not args.once:
+        watch.run_forever(watcher, float(args.interval or ctx.settings.watch_interval))
+        return {"stopped": True}, "watcher stopped", True
+    report = watcher.scan_once()
+    data = report.as_dict()
+    return data, text.watch(data), not report.failed
+
+
 COMMANDS = {"resolve": do_resolve, "deploy": do_deploy, "rollback": do_rollback, "status": do_status,
-            "drift": do_drift, "audit": do_audit, "tenants": do_tenants}
+            "drift": do_drift, "audit": do_audit, "tenants": do_tenants, "watch": do_watch}

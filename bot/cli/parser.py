@@ -76,6 +76,9 @@ def build_parser() -> Parser:
     p = sub.add_parser("shell", help="local chat: type /deploy acme as in Slack")
     p.add_argument("--user", default="ULOCAL", help="the Slack user id you play (default ULOCAL)")
     p.add_argument("--name", default="you", help="the user name shown and audited (default you)")
+    p = command("watch", "the drift watcher: scan every interval and post notices to TAGPIN_DRIFT_CHANNEL")
+    p.add_argument("--once", action="store_true", help="one scan, print what was found and said, exit")
+    p.add_argument("--interval", type=_positive, help="seconds between scans (default TAGPIN_WATCH_INTERVAL or 300)")
     sub.add_parser("bot", help="the Slack app: Socket Mode if SLACK_APP_TOKEN is set, else HTTP on TAGPIN_BIND")
     return parser
 

@@ -78,3 +78,12 @@ def audit(data: dict[str, Any]) -> str:
 def tenants(data: dict[str, Any]) -> str:
     rows = [[t["name"], t["created_at"], t["created_by"]] for t in data["tenants"]]
     return table(rows, ["TENANT", "CREATED", "BY"]) if rows else "no tenants yet"
+
+
+def watch(data: dict[str, Any]) -> str:
+    out = [drift({"tenants": [], "findings": data["findings"], "registry_notes": data["registry_errors"],
+                  "scanned_at": data["scanned_at"]}).rsplit("\n", 1)[0] if data["findings"] else "no drift"]
+    out.extend(f"{s['verb']}: {s['tenant']}/{s['service']} {s['kind']} (notice #{s['notice']})" for s in data["said"])
+    out.extend(f"not said (retried next scan): {f}" for f in data["failed"])
+    out.append(f"scanned at {data['scanned_at']}; {len(data['said'])} message(s) to the channel")
+    return "\n".join(out)

@@ -12,7 +12,8 @@ from bot.domain.stacks import Pin, ServiceTemplate
 from bot.domain.versions import Version, parse_tag
 from bot.errors import ImageReferenceError
 
-Kind = Literal["behind", "tag_moved", "unpinned", "partial_rollout", "missing"]
+# The last two are the watcher's own: users on an old client build, and a registry that rate-limits us.
+Kind = Literal["behind", "tag_moved", "unpinned", "partial_rollout", "missing", "outdated_client", "registry_limited"]
 KINDS: tuple[Kind, ...] = ("missing", "unpinned", "tag_moved", "partial_rollout", "behind")
 # Update states where Swarm stopped half-way and waits for a human (UpdateStatus.State).
 STUCK_STATES = frozenset({"paused", "rollback_paused"})

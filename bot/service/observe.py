@@ -42,7 +42,16 @@ def observed(svc: ServiceState) -> Observed:
                     svc.desired if svc.desired >= 0 else len(svc.live_tasks), svc.update_state)
 
 
-def available(registry: Registry, template: ServiceTemplate, svc: ServiceState | None) -> tuple[Available, str]:
+@dataclass
+class Scan:
+    tenants: list[str]
+    stacks: dict[str, dict[str, ServiceState]]
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[TagpinError] = field(default_factory=list)      # registry trouble, once per distinct message
+
+
+def available(registry: Registry, template: ServiceTemplate, svc: ServiceState | None
+              ) -> tuple[Available, TagpinError | None]:
     """The best allowed pin now and the spec tag's current digest; a registry error becomes a note, not a crash."""
     spec_tag = None
     if svc is not None:
@@ -53,9 +62,9 @@ def available(registry: Registry, template: ServiceTemplate, svc: ServiceState |
     try:
         best = resolve(registry, template.image, template.policy, current=spec_tag, allow_downgrade=True)
         moved = registry.digest(template.image, spec_tag) if spec_tag else None
-        return Available(Pin(best.tag, best.digest), moved), ""
+        return Available(Pin(best.tag, best.digest), moved), None
     except TagpinError as exc:
-        return Available(None, None), str(exc)
+        return Available(None, None), exc
 
 
 class Observer:
@@ -71,7 +80,8 @@ class Observer:
         registry = ScanRegistry(self.ctx.registry)
         services, avail, notes = [], {}, {}
         for t in template.services:
-            avail[t.name], notes[t.name] = available(registry, t, stack.get(t.name))
+            avail[t.name], error = available(registry, t, stack.get(t.name))
+            notes[t.name] = str(error) if error else ""
         findings = find_drift(tenant, template.services, {n: observed(s) for n, s in stack.items()}, avail)
         for t in template.services:
             svc, best = stack.get(t.name), avail[t.name].best
@@ -89,29 +99,35 @@ class Observer:
         self.ctx.store.audit(actor, "status", tenant, "ok")
         return {"tenant": tenant, "services": services}
 
-    def drift(self, tenants: Iterable[str] = (), source: str = "cli", actor: str = "cli") -> dict[str, Any]:
+    def scan(self, tenants: Iterable[str] = ()) -> Scan:
+        """Every wanted tenant (default: all onboarded) against the template and the registry, in one pass."""
         wanted = [validate_tenant(t) for t in tenants] or [t.name for t in self.ctx.store.tenants()]
         template = self.ctx.template()
         stacks = self.ctx.swarm.stacks(wanted)
         registry = ScanRegistry(self.ctx.registry)
-        findings: list[Finding] = []
-        notes: list[str] = []
+        scan = Scan(wanted, stacks)
         for tenant in wanted:
             stack = stacks.get(tenant, {})
             avail = {}
             for t in template.services:
-                avail[t.name], note = available(registry, t, stack.get(t.name))
-                if note and note not in notes:
-                    notes.append(note)
-            findings.extend(find_drift(tenant, template.services,
-                                       {n: observed(s) for n, s in stack.items()}, avail))
+                avail[t.name], error = available(registry, t, stack.get(t.name))
+                if error is not None and str(error) not in [str(e) for e in scan.errors]:
+                    scan.errors.append(error)
+            scan.findings.extend(find_drift(tenant, template.services,
+                                            {n: observed(s) for n, s in stack.items()}, avail))
+        return scan
+
+    def drift(self, tenants: Iterable[str] = (), source: str = "cli", actor: str = "cli") -> dict[str, Any]:
+        scan = self.scan(tenants)
+        wanted, findings = scan.tenants, scan.findings
         previous = self.ctx.store.last_scan()
-        scan = self.ctx.store.record_scan(len(wanted), len(findings), source)
+        record = self.ctx.store.record_scan(len(wanted), len(findings), source)
         self.ctx.store.audit(actor, "drift", wanted[0] if len(wanted) == 1 else None,
                              "drift" if findings else "ok", {"tenants": len(wanted), "findings": len(findings)})
         return {
-            "tenants": wanted, "findings": [_finding(f) for f in findings], "registry_notes": notes,
-            "scanned_at": scan.finished_at.isoformat(),
+            "tenants": wanted, "findings": [_finding(f) for f in findings],
+            "registry_notes": [str(e) for e in scan.errors],
+            "scanned_at": record.finished_at.isoformat(),
             "previous_scan_at": previous.finished_at.isoformat() if previous else None,
         }
 

@@ -1,0 +1,145 @@
+"""The drift watcher's scan: findings → notice lifecycle in the store → what to tell the channel (store first)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.adapters.models import utcnow
+from bot.adapters.notices import DriftNotice, NoticeStore, client_versions
+from bot.domain.clients import outdated_client
+from bot.domain.drift import Finding
+from bot.domain.notices import Action, Notice, plan
+from bot.domain.references import parse_reference
+from bot.errors import ImageReferenceError, RateLimited, TagpinError
+from bot.service.context import Context
+from bot.service.observe import Observer, Scan
+
+log = logging.getLogger("tagpin.watch")
+
+
+class Notifier(Protocol):
+    """Tells a channel about a notice; returns Slack's message ts. Raises TagpinError when it cannot."""
+
+    def post(self, notice: DriftNotice) -> str: ...
+
+    def update(self, notice: DriftNotice) -> None: ...
+
+    def remind(self, notice: DriftNotice) -> None: ...
+
+
+@dataclass
+class WatchReport:
+    scanned_at: datetime
+    findings: list[Finding]
+    said: list[dict[str, Any]] = field(default_factory=list)       # what was posted, updated, reminded, resolved
+    failed: list[str] = field(default_factory=list)                # Slack calls that failed (retried next scan)
+    registry_errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scanned_at": self.scanned_at.isoformat(),
+            "findings": [{"tenant": f.tenant, "service": f.service, "kind": f.kind, "running": f.running,
+                          "target": f.target, "detail": f.detail} for f in self.findings],
+            "said": self.said, "failed": self.failed, "registry_errors": self.registry_errors,
+        }
+
+
+def _domain(row: DriftNotice) -> Notice:
+    assert row.id is not None
+    return Notice(row.id, row.tenant, row.service, row.kind, row.running, row.target, row.ts is not None,
+                  row.last_said, row.snoozed_until, row.stale)
+
+
+class Watcher:
+    def __init__(self, ctx: Context, notifier: Notifier) -> None:
+        self.ctx, self.notifier = ctx, notifier
+        self.notices = NoticeStore(ctx.store)
+
+    def client_findings(self, scan: Scan, now: datetime) -> list[Finding]:
+        since = now - timedelta(seconds=self.ctx.settings.client_window)
+        template = self.ctx.template()
+        out = []
+        for app, service in self.ctx.settings.client_apps.items():
+            svc_template = next((t for t in template.services if t.name == service), None)
+            if svc_template is None:
+                continue
+            for tenant in scan.tenants:
+                running = scan.stacks.get(tenant, {}).get(service)
+                try:
+                    tag = parse_reference(running.image).tag if running else None
+                except ImageReferenceError:
+                    tag = None
+                seen = client_versions(self.ctx.store, tenant, app, since)
+                finding = outdated_client(tenant, service, tag, svc_template.policy, seen)
+                if finding is not None:
+                    out.append(finding)
+        return out
+
+    def rate_limit_findings(self, scan: Scan) -> list[Finding]:
+        """One warning for the whole scan, not one per service, when the registry rate-limits us."""
+        limited = [e for e in scan.errors if isinstance(e, RateLimited)]
+        if not limited:
+            return []
+        return [Finding("*", "registry", "registry_limited", None, None,
+                        f"the registry is rate-limiting tagpin; drift of affected services is unknown until it "
+                        f"recovers ({limited[0]})")]
+
+    def scan_once(self) -> WatchReport:
+        now = utcnow()
+        scan = Observer(self.ctx).scan()
+        findings = scan.findings + self.client_findings(scan, now) + self.rate_limit_findings(scan)
+        report = WatchReport(now, findings, registry_errors=[str(e) for e in scan.errors])
+        for owed in self.notices.owed():
+            try:
+                self.notifier.update(owed)
+                owed.stale = False
+                self.notices.save(owed)
+            except TagpinError as exc:
+                report.failed.append(f"resolve notice #{owed.id}: {exc}")
+        rows = {r.id: r for r in self.notices.open()}
+        remind = timedelta(seconds=self.ctx.settings.watch_remind)
+        for action in plan([_domain(r) for r in rows.values()], findings, now, remind):
+            self._carry_out(action, rows, now, report)
+        self.ctx.store.record_scan(len(scan.tenants), len(findings), "watch")
+        return report
+
+    def _carry_out(self, action: Action, rows: dict[int | None, DriftNotice], now: datetime,
+                   report: WatchReport) -> None:
+        f = action.finding
+        row = rows[action.notice.id] if action.notice is not None else None
+        if action.verb == "resolve":
+            assert row is not None
+            fixed = self.notices.fixing_deployment(row.tenant, row.first_seen) if row.tenant != "*" else None
+            row.status, row.resolved_at = "resolved", now
+            row.resolved_by = fixed.id if fixed is not None else None
+        else:
+            assert f is not None
+            if row is None:
+                row = DriftNotice(tenant=f.tenant, service=f.service, kind=f.kind,
+                                  channel=self.ctx.settings.drift_channel or "", first_seen=now)
+            row.running, row.target, row.detail, row.last_seen = f.running, f.target, f.detail, now
+            if action.verb in ("post", "remind"):
+                row.last_said = now
+            if action.verb == "remind":
+                row.reminders += 1
+        row.stale = row.ts is not None and action.verb in ("update", "resolve")
+        row = self.notices.save(row)          # the store first: a Slack outage loses nothing
+        try:
+            if action.verb == "post" or row.ts is None:
+                if action.verb == "resolve":
+                    return                    # never told, nothing to take back
+                row.ts = self.notifier.post(row)
+            elif action.verb == "remind":
+                self.notifier.remind(row)
+            else:
+                self.notifier.update(row)
+            row.stale = False
+            self.notices.save(row)
+            report.said.append({"verb": action.verb, "notice": row.id, "tenant": row.tenant,
+                                "service": row.service, "kind": row.kind, "resolved_by": row.resolved_by})
+        except TagpinError as exc:
+            log.warning("could not %s notice %s: %s", action.verb, row.id, exc)
+            report.failed.append(f"{action.verb} notice #{row.id}: {exc}")

@@ -1,0 +1,86 @@
+"""`tagpin watch`: scan on an interval (jittered), post drift notices to TAGPIN_DRIFT_CHANNEL, never die of a scan."""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.adapters.notices import DriftNotice
+from bot.errors import ChatError, TagpinError, UsageError
+from bot.service.context import Context
+from bot.service.watching import Watcher, WatchReport
+from bot.slack import notice_blocks
+
+log = logging.getLogger("tagpin.watch")
+
+
+class SlackNotifier:
+    """Posts a notice once, edits it in place afterwards, reminds in its thread (broadcast to the channel)."""
+
+    def __init__(self, client: WebClient, channel: str) -> None:
+        self.client, self.channel = client, channel
+
+    def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except SlackApiError as exc:
+            raise ChatError(f"Slack refused {what}: {exc.response.get('error', 'unknown error')}") from exc
+        except (SlackClientError, OSError) as exc:
+            raise ChatError(f"Slack unreachable for {what}: {exc}") from exc
+
+    def post(self, notice: DriftNotice) -> str:
+        answer = self._call("chat.postMessage", self.client.chat_postMessage, channel=notice.channel or self.channel,
+                            text=notice_blocks.text(notice), blocks=notice_blocks.blocks(notice),
+                            metadata=notice_blocks.metadata(notice), unfurl_links=False)
+        return str(answer["ts"])
+
+    def update(self, notice: DriftNotice) -> None:
+        self._call("chat.update", self.client.chat_update, channel=notice.channel or self.channel, ts=notice.ts,
+                   text=notice_blocks.text(notice), blocks=notice_blocks.blocks(notice),
+                   metadata=notice_blocks.metadata(notice))
+
+    def remind(self, notice: DriftNotice) -> None:
+        self._call("chat.postMessage", self.client.chat_postMessage, channel=notice.channel or self.channel,
+                   thread_ts=notice.ts, reply_broadcast=True, unfurl_links=False,
+                   text=f"Still true after {notice.reminders} reminder(s): {notice_blocks.text(notice)}")
+
+
+def make_watcher(ctx: Context, client: WebClient) -> Watcher:
+    channel = ctx.settings.drift_channel
+    if not channel:
+        raise UsageError("set TAGPIN_DRIFT_CHANNEL to the Slack channel ID the watcher posts drift notices to")
+    return Watcher(ctx, SlackNotifier(client, channel))
+
+
+def scan_safely(watcher: Watcher) -> WatchReport | None:
+    """One scan; an expected error is logged and the loop goes on, a bug is logged with a reference id."""
+    try:
+        report = watcher.scan_once()
+    except TagpinError as exc:
+        log.warning("scan failed: %s", exc)
+        return None
+    except Exception:
+        log.exception("bug %s in a watcher scan; the watcher goes on", uuid.uuid4().hex[:8])
+        return None
+    log.info("scan: %d findings, %d said, %d failed", len(report.findings), len(report.said), len(report.failed))
+    return report
+
+
+def run_forever(watcher: Watcher, interval: float, stop: threading.Event | None = None,
+                rand: Callable[[], float] = random.random) -> None:
+    """Scan, then sleep interval ± 10 % (jitter keeps many watchers off one registry's second)."""
+    stop = stop or threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        scan_safely(watcher)
+        stop.wait(interval * (0.9 + 0.2 * rand()))

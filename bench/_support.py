@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,9 @@ class Workspace:
                "TAGPIN_CONVERGE_TIMEOUT": str(converge_timeout), "TAGPIN_ACTOR": "bench",
                "HOME": str(directory)}
         return cls(directory, env)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def context(self) -> Context:
         """A fresh context, as one CLI invocation builds it (empty registry cache, lazy engine connection)."""

@@ -145,6 +145,7 @@ def main() -> int:
         failed = True
     finally:
         remove_stacks(created)
+        ws.remove()
     if failed or not ours or len(ours) != len(theirs):
         return 1
     ratio = statistics.median(ours) / statistics.median(theirs)

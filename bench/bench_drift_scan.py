@@ -123,6 +123,7 @@ def main() -> int:
     finally:
         start = time.monotonic()
         ok = remove_stacks(created, timeout=300) and ok
+        ws.remove()
         print(f"cleanup: {len(created)} stacks removed in {time.monotonic() - start:.0f} s")
     return 0 if ok else 1
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.adapters.converge import ConvergeReport
 from bot.domain.plans import Plan, Running, make_plan
 from bot.domain.references import parse_reference
-from bot.domain.stacks import Pin, StackTemplate, render, validate_rendered
+from bot.domain.stacks import Pin, ServiceTemplate, StackTemplate, render, validate_rendered
 from bot.domain.tenants import validate_tenant
-from bot.domain.versions import Rejection, parse_tag
+from bot.domain.versions import Rejection, Version, parse_tag
 from bot.errors import ConfirmationRequired, ImageReferenceError, NotFound, TagpinError, UsageError
 from bot.service.context import Context
 from bot.service.resolve import resolve
@@ -68,27 +69,40 @@ def _override(template: StackTemplate, overrides: Mapping[str, str]) -> None:
                              f"(services: {', '.join(sorted(names))})")
 
 
+def _pin_override(ctx: Context, svc: ServiceTemplate, tag: str, running_tag: str | None,
+                  allow_downgrade: bool) -> Pin:
+    parsed = parse_tag(tag, svc.policy)
+    if isinstance(parsed, Rejection):
+        raise UsageError(f"--set {svc.name}={tag}: {parsed.reason}")
+    running = parse_tag(running_tag, svc.policy) if running_tag else None
+    if isinstance(running, Version) and parsed < running and not allow_downgrade:
+        raise UsageError(f"--set {svc.name}={tag} is below the running {running_tag}; add --allow-downgrade "
+                         "to deploy it anyway")
+    digest = ctx.registry.digest(svc.image, tag)
+    if digest is None:
+        raise NotFound(f"{svc.image.name()}:{tag} does not exist in the registry")
+    return Pin(tag, digest)
+
+
 def targets(ctx: Context, template: StackTemplate, current: Mapping[str, Running], overrides: Mapping[str, str],
             allow_downgrade: bool) -> dict[str, Pin]:
-    """The pin of every service: an explicit --set tag (still a version), else the policy's best."""
+    """The pin of every service: an explicit --set tag (still a version), else the policy's best.
+
+    Services resolve in parallel (the registry client shares one listing per repository between threads):
+    a deploy waits for the slowest repository, not for the sum of them."""
     _override(template, overrides)
-    pins: dict[str, Pin] = {}
-    for svc in template.services:
+
+    def pin(svc: ServiceTemplate) -> Pin:
         running = current.get(svc.name)
         running_tag = running.tag if running else None
         if svc.name in overrides:
-            tag = overrides[svc.name]
-            parsed = parse_tag(tag, svc.policy)
-            if isinstance(parsed, Rejection):
-                raise UsageError(f"--set {svc.name}={tag}: {parsed.reason}")
-            digest = ctx.registry.digest(svc.image, tag)
-            if digest is None:
-                raise NotFound(f"{svc.image.name()}:{tag} does not exist in the registry")
-            pins[svc.name] = Pin(tag, digest)
-            continue
+            return _pin_override(ctx, svc, overrides[svc.name], running_tag, allow_downgrade)
         found = resolve(ctx.registry, svc.image, svc.policy, current=running_tag, allow_downgrade=allow_downgrade)
-        pins[svc.name] = Pin(found.tag, found.digest)
-    return pins
+        return Pin(found.tag, found.digest)
+
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(template.services)))) as pool:
+        pins = list(pool.map(pin, template.services))
+    return {svc.name: p for svc, p in zip(template.services, pins, strict=True)}
 
 
 class Deployer:

@@ -118,3 +118,25 @@ def test_a_new_tenant_needs_confirmation(tenant: Tenant) -> None:
     refused = tenant.cli("deploy", tenant.name)
     assert refused.returncode != 0 and "--yes" in refused.stderr
     assert tenant.fresh_context().store.tenant(tenant.name) is None
+
+
+def test_set_pins_an_exact_version_but_never_below_the_running_one_unless_asked(tenant: Tenant) -> None:
+    old = tenant.push("frontend", "1.9.0")
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    assert _deploy(tenant)["outcome"] == "converged"
+
+    refused = tenant.cli("deploy", tenant.name, "--set", "frontend=1.9.0", "--yes")
+    assert refused.returncode == 2 and "below the running 1.10.0" in refused.stderr
+    bad = tenant.cli("deploy", tenant.name, "--set", "frontend=latest", "--yes")
+    assert bad.returncode == 2 and "frontend=latest" in bad.stderr
+    unknown = tenant.cli("deploy", tenant.name, "--set", "nosuch=1.0.0", "--yes")
+    assert unknown.returncode == 2 and "no service 'nosuch'" in unknown.stderr
+
+    asked = tenant.cli("deploy", tenant.name, "--set", "frontend=1.9.0", "--allow-downgrade", "--json")
+    assert asked.returncode != 0 and "downgrade" in asked.stderr         # risky: needs --yes as well
+    done = tenant.cli("deploy", tenant.name, "--set", "frontend=1.9.0", "--allow-downgrade", "--yes", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    frontend = next(s for s in data["services"] if s["name"] == "frontend")
+    assert frontend["to"].endswith(old) and "downgrade" in frontend["flags"]

@@ -13,7 +13,7 @@ from bot.domain.clients import outdated_client
 from bot.domain.drift import Finding
 from bot.domain.notices import Action, Notice, plan
 from bot.domain.references import parse_reference
-from bot.errors import ImageReferenceError, RateLimited, TagpinError
+from bot.errors import ImageReferenceError, NotFound, RateLimited, TagpinError
 from bot.service.context import Context
 from bot.service.observe import Observer, Scan
 
@@ -143,3 +143,13 @@ class Watcher:
         except TagpinError as exc:
             log.warning("could not %s notice %s: %s", action.verb, row.id, exc)
             report.failed.append(f"{action.verb} notice #{row.id}: {exc}")
+
+
+def snooze(ctx: Context, notice_id: int, hours: float, actor: str) -> DriftNotice:
+    """Silence a notice's reminders for a while (it is still updated and resolved); audited."""
+    notice = NoticeStore(ctx.store).snooze(notice_id, hours, actor)
+    if notice is None:
+        raise NotFound(f"drift notice #{notice_id} does not exist (the database was reset?)")
+    ctx.store.audit(actor, "snooze", notice.tenant, "snoozed",
+                    {"notice": notice_id, "kind": notice.kind, "service": notice.service, "hours": hours})
+    return notice

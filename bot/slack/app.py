@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, Response, request
 from slack_bolt import App
@@ -20,7 +21,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from bot.errors import UsageError
 from bot.service.context import Context
 from bot.service.trail import Trail
-from bot.slack import listeners, listeners_deploy
+from bot.slack import listeners, listeners_deploy, listeners_notices
 from bot.slack.auth import Authorizer
 from bot.slack.confirm import TTL, Confirmations
 from bot.slack.dedupe import Deduplicator
@@ -29,6 +30,7 @@ from bot.slack.runtime import Runtime
 
 log = logging.getLogger("tagpin.slack")
 FLUSH_EVERY = 60.0
+LAZY_WORKERS = 16
 
 
 def web_client(base_url: str, token: str | None, *, backoff: float = 0.5) -> WebClient:
@@ -53,14 +55,17 @@ def build(ctx: Context, *, client: WebClient | None = None, confirm_ttl: float =
         raise UsageError("SLACK_BOT_TOKEN is not set (OAuth & Permissions → Bot User OAuth Token, xoxb-…)")
     client = client or web_client(settings.slack_api_url, settings.slack_bot_token)
     app = App(signing_secret=settings.slack_signing_secret or "", client=client,
-              # Acks answer synchronously (fast: parse only); the slow part runs in lazy listeners.
-              process_before_response=True, name="tagpin")
+              # Acks answer synchronously (fast: parse only); the slow part runs in lazy listeners, a bounded
+              # pool of them, so a burst of work cannot starve the threads that must acknowledge.
+              process_before_response=True, name="tagpin",
+              listener_executor=ThreadPoolExecutor(max_workers=LAZY_WORKERS, thread_name_prefix="tagpin-lazy"))
     rt = Runtime(ctx, client, Authorizer(settings.deployers, client, tenant_deployers=tenant_deployers,
                                          tenant_channels=tenant_channels),
                  Confirmations(confirm_ttl), Trail(ctx, SlackPoster(client)))
     app.middleware(Deduplicator())
     listeners.register(app, rt)
     listeners_deploy.register(app, rt)
+    listeners_notices.register(app, rt)
     return app, rt
 
 

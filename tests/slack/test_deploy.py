@@ -49,7 +49,7 @@ def test_a_confirmed_deploy_updates_one_progress_message_and_writes_an_audit_thr
     steps = _steps(replies)
     assert steps[0] == "resolving" and steps[-1] == "converged"
     assert {"awaiting_confirmation", "confirmed", "applying", "verifying"} <= set(steps)
-    assert [e.outcome for e in bot.rt.ctx.store.events(tenant.name) if e.command == "deploy"][0] == "converged"
+    assert next(e.outcome for e in bot.rt.ctx.store.events(tenant.name) if e.command == "deploy") == "converged"
 
 
 def test_confirmation_is_bound_to_the_plan_and_to_the_requester(bot: Bot, tenant: Tenant) -> None:
@@ -110,7 +110,7 @@ def test_the_web_api_down_during_a_deploy_keeps_the_audit_rows_and_posts_them_la
     bot.api.down = True
     assert bot.command("/deploy", tenant.name).status_code == 200     # our endpoint answers; Slack's does not
     bot.wait()
-    assert [e.outcome for e in bot.rt.ctx.store.events(tenant.name)][0] == "converged"
+    assert next(e.outcome for e in bot.rt.ctx.store.events(tenant.name)) == "converged"
     assert bot.posts(AUDIT) == []
     assert bot.rt.trail.outbox is not None
     pending = bot.rt.trail.outbox.pending()

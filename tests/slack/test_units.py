@@ -1,0 +1,84 @@
+"""Pure parts of the Slack layer: command grammar, confirmation rules, re-send keys (no server, no Swarm)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.errors import Refused, UsageError
+from bot.slack.commands import Invocation, parse
+from bot.slack.confirm import Confirmations
+
+
+@pytest.mark.parametrize(("command", "text", "expected"), [
+    ("/deploy", "acme", Invocation("deploy", tenant="acme")),
+    ("/deploy", "acme frontend@1.10.0 --dry-run",
+     Invocation("deploy", tenant="acme", overrides={"frontend": "1.10.0"}, dry_run=True)),
+    # macOS turns -- into an em dash in Slack's message box; people still mean --dry-run
+    ("/deploy", "acme \u2014dry-run", Invocation("deploy", tenant="acme", dry_run=True)),
+    ("/tagpin", "deploy acme --allow-downgrade", Invocation("deploy", tenant="acme", allow_downgrade=True)),
+    ("/tagpin", "", Invocation("help")),
+    ("/status", "acme", Invocation("status", tenant="acme")),
+    ("/drift", "", Invocation("drift")),
+    ("/drift", "acme beta", Invocation("drift", tenants=("acme", "beta"))),
+    ("/audit", "acme --limit 5", Invocation("audit", tenant="acme", limit=5)),
+    ("/rollback", "acme", Invocation("rollback", tenant="acme")),
+])
+def test_command_grammar(command: str, text: str, expected: Invocation) -> None:
+    assert parse(command, text) == expected
+
+
+@pytest.mark.parametrize(("command", "text", "message"), [
+    ("/deploy", "", "which tenant?"),
+    ("/deploy", "acme frontend=1.2.3", "expected SERVICE@VERSION"),
+    ("/deploy", "acme --yes", "unknown option `--yes`"),      # confirmation in Slack is a button, never a flag
+    ("/status", "acme beta", "unexpected `beta`"),
+    ("/audit", "acme --limit 0", "--limit takes a number from 1 to 100"),
+    ("/tagpin", "launch acme", "unknown command `launch`"),
+    ("/deploy", "'acme", "cannot read"),
+])
+def test_command_errors_say_what_to_type(command: str, text: str, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse(command, text)
+    assert message in str(caught.value)
+
+
+def _pending(box: Confirmations) -> str:
+    return box.add(requester="UALICE", actor="UALICE (@alice)", tenant="acme", digest="d" * 64, channel="C",
+                   overrides={}, allow_downgrade=False).id
+
+
+def test_only_the_requester_confirms_and_only_once() -> None:
+    box = Confirmations()
+    token = _pending(box)
+    with pytest.raises(Refused, match="only <@UALICE>"):
+        box.take(token, "UBOB")
+    assert box.take(token, "UALICE").digest == "d" * 64
+    with pytest.raises(UsageError, match="already used"):
+        box.take(token, "UALICE")
+
+
+def test_a_confirmation_expires() -> None:
+    now = [1000.0]
+    box = Confirmations(ttl=600, clock=lambda: now[0])
+    token = _pending(box)
+    now[0] += 601
+    with pytest.raises(UsageError, match="expired"):
+        box.take(token, "UALICE")
+
+
+@pytest.mark.parametrize(("path", "socket_mode"), [("manifest.yml", False), ("manifest.socket.yml", True)])
+def test_manifests_declare_every_command_the_app_listens_to(path: str, socket_mode: bool) -> None:
+    import yaml
+
+    from bot.slack.listeners import COMMANDS
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / path).read_text())
+    commands = manifest["features"]["slash_commands"]
+    assert sorted(c["command"] for c in commands) == sorted(COMMANDS)
+    assert manifest["settings"]["socket_mode_enabled"] is socket_mode
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True        # Confirm/Cancel buttons
+    urls = {c.get("url") for c in commands} | {manifest["settings"]["interactivity"].get("request_url")}
+    assert urls == ({None} if socket_mode else {"https://tagpin.example.com/slack/events"})
+    assert {"commands", "chat:write", "usergroups:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])

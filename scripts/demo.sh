@@ -14,6 +14,14 @@ REG=127.0.0.1:5000
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
+step "a fresh start: no acme stack, an empty demo database"
+if docker service ls -q --filter label=com.docker.stack.namespace=acme | grep -q .; then
+  docker stack rm acme >/dev/null
+  while docker service ls -q --filter label=com.docker.stack.namespace=acme | grep -q .; do sleep 0.5; done
+fi
+rm -f demo.db demo.db-wal demo.db-shm
+python -m tests.support.oci demo/frontend --delete 1.11.0
+
 step "sample images in the local registry"
 python -m tests.support.oci demo/frontend latest 1.2.0 1.9.0 1.10.0 2.0.0-rc.1 | sed 's/^/  pushed /'
 python -m tests.support.oci demo/backend 3.1.0 3.2.0 v3.2.1=3.2.1 3.2.1 4.0.0 | sed 's/^/  pushed /'
@@ -23,15 +31,16 @@ docker pull -q "$REG/demo/frontend:latest" >/dev/null && echo "  $REG/demo/front
 
 step "resolve: the highest version the policy allows, never latest"
 run tagpin resolve "$REG/demo/frontend" --constraint ">=1.0.0 <2.0.0"
-step "deploy tenant acme (new tenant: --yes confirms onboarding)"
-run tagpin deploy acme --yes
-step "status: every service pinned to a digest, every task on it"
+step "the chat shell: /deploy acme (a new tenant: the plan waits for Confirm), then /status"
+printf '/deploy acme\nconfirm\n/status acme\n' | tagpin shell --name alice
+
+step "the same, from the command line, for scripts and pipelines"
 run tagpin status acme
+
 step "a new release appears: 1.11.0"
 python -m tests.support.oci demo/frontend 1.11.0 | sed 's/^/  pushed /'
 run tagpin drift acme || true
-step "audit trail"
-run tagpin audit acme --limit 8
+printf '/deploy acme\n/audit acme\n' | tagpin shell --name alice
 
 step "recovery: a submit rejected with 409 'client outdated' saves the user's work (headless Chromium)"
 python scripts/recovery_demo.py demo-recovery.png

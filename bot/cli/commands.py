@@ -10,7 +10,7 @@ from bot.cli.parser import confirm_on_tty
 from bot.domain.plans import Plan
 from bot.domain.references import parse_reference
 from bot.domain.versions import Policy
-from bot.errors import UsageError
+from bot.errors import ConfirmationRequired, UsageError
 from bot.service.context import Context
 from bot.service.deploy import Deployer
 from bot.service.observe import Observer
@@ -33,9 +33,12 @@ def do_deploy(ctx: Context, args: argparse.Namespace) -> Result:
     def confirm(plan: Plan) -> bool:
         return bool(args.yes) or confirm_on_tty("Risky plan: " + "; ".join(plan.risks) + ". Deploy?")
 
-    result = Deployer(ctx).deploy(args.tenant, ctx.settings.actor, dry_run=args.dry_run,
-                                  overrides=dict(args.overrides), allow_downgrade=args.allow_downgrade,
-                                  confirm=confirm)
+    try:
+        result = Deployer(ctx).deploy(args.tenant, ctx.settings.actor, dry_run=args.dry_run,
+                                      overrides=dict(args.overrides), allow_downgrade=args.allow_downgrade,
+                                      confirm=confirm)
+    except ConfirmationRequired as exc:
+        raise ConfirmationRequired(f"{exc} -- nothing was deployed; re-run with --yes to proceed") from exc
     data = result.as_dict()
     return data, text.deploy(data), result.ok
 

@@ -121,7 +121,9 @@ class Deployer:
             return self._deploy(tenant, actor, dry_run, dict(overrides or {}), allow_downgrade, confirm,
                                 plan_digest, on_step, token)
         except TagpinError as exc:
-            store.audit(actor, "deploy", tenant, "refused", {"error": str(exc), "kind": type(exc).__name__})
+            # A plan that waits for a human is not a refusal; the audit trail says which it was.
+            outcome = "awaiting_confirmation" if isinstance(exc, ConfirmationRequired) else "refused"
+            store.audit(actor, "deploy", tenant, outcome, {"error": str(exc), "kind": type(exc).__name__})
             raise
         finally:
             if token is not None:
@@ -147,8 +149,7 @@ class Deployer:
             raise ConfirmationRequired("the plan changed since it was confirmed; review the new plan and "
                                        "confirm again")
         if plan.risky and plan_digest is None and not confirm(plan):
-            raise ConfirmationRequired("this deploy needs confirmation: " + "; ".join(plan.risks)
-                                       + " -- re-run with --yes to proceed")
+            raise ConfirmationRequired("this deploy needs confirmation: " + "; ".join(plan.risks))
         return self.apply(tenant, actor, "deploy", plan, compose, pins, new_tenant, on_step, token)
 
     def apply(self, tenant: str, actor: str, command: str, plan: Plan, compose: str, pins: Mapping[str, Pin],

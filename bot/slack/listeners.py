@@ -16,7 +16,7 @@ from bot.slack.commands import Invocation, help_text, parse
 from bot.slack.failures import translate
 from bot.slack.listeners_deploy import deploy, rollback
 from bot.slack.posting import safe_respond
-from bot.slack.runtime import Runtime
+from bot.slack.runtime import Runtime, user_of
 
 COMMANDS = ("/deploy", "/status", "/drift", "/audit", "/rollback", "/tagpin")
 Work = Callable[[Runtime, Invocation, dict[str, Any], Respond], None]
@@ -31,11 +31,12 @@ def _working(inv: Invocation) -> str:
 
 def status(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) -> None:
     assert inv.tenant is not None
-    respond(response_type="ephemeral", **blocks.status(Observer(rt.ctx).status(inv.tenant)))
+    respond(response_type="ephemeral", **blocks.status(Observer(rt.ctx).status(inv.tenant, user_of(cmd)[1])))
 
 
 def drift(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) -> None:
-    respond(response_type="ephemeral", **blocks.drift(Observer(rt.ctx).drift(inv.tenants, source="slack")))
+    data = Observer(rt.ctx).drift(inv.tenants, source="slack", actor=user_of(cmd)[1])
+    respond(response_type="ephemeral", **blocks.drift(data))
 
 
 def audit(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) -> None:

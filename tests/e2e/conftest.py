@@ -24,12 +24,14 @@ services:
     x-tagpin: {{constraint: ">=1.0.0 <2.0.0"}}
     environment: {{TENANT: "${{TENANT}}"}}
     networks: [hostnet]
+    stop_grace_period: 1s
     deploy:
       replicas: 2
       update_config: {{parallelism: 2, monitor: 2s}}
   backend:
     image: {registry}/{prefix}/backend
     networks: [hostnet]
+    stop_grace_period: 1s
 networks:
   hostnet: {{external: true, name: host}}
 """

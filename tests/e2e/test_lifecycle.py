@@ -118,6 +118,7 @@ def test_a_new_tenant_needs_confirmation(tenant: Tenant) -> None:
     refused = tenant.cli("deploy", tenant.name)
     assert refused.returncode != 0 and "--yes" in refused.stderr
     assert tenant.fresh_context().store.tenant(tenant.name) is None
+    assert tenant.fresh_context().store.events(tenant.name)[0].outcome == "awaiting_confirmation"
 
 
 def test_set_pins_an_exact_version_but_never_below_the_running_one_unless_asked(tenant: Tenant) -> None:

@@ -134,8 +134,16 @@ def main() -> None:
     parser.add_argument("--registry", default="127.0.0.1:5000")
     parser.add_argument("repository")
     parser.add_argument("tags", nargs="+", help="TAG, or TAG=CONTENT to give two tags one digest")
+    parser.add_argument("--delete", action="store_true", help="delete these tags (if present) instead")
     args = parser.parse_args()
     pusher = Pusher(args.registry)
+    if args.delete:
+        for tag in args.tags:
+            try:
+                pusher.delete_tag(args.repository, tag)
+            except requests.HTTPError:
+                pass          # not there: nothing to delete
+        return
     for spec in args.tags:
         tag, _, content = spec.partition("=")
         pushed = pusher.push(args.repository, tag, content or None)

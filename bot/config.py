@@ -40,6 +40,12 @@ def _pairs(environ: Mapping[str, str], name: str) -> dict[str, str]:
     return out
 
 
+def _per_tenant(environ: Mapping[str, str], prefix: str) -> dict[str, tuple[str, ...]]:
+    """TAGPIN_DEPLOYERS_ACME_EU=U1,S2 → {"acme-eu": ("U1", "S2")}: tenant names have '-' where variables have '_'."""
+    return {name[len(prefix):].lower().replace("_", "-"): _csv(value)
+            for name, value in environ.items() if name.startswith(prefix) and len(name) > len(prefix)}
+
+
 @dataclass(frozen=True)
 class Settings:
     stack_template: Path | None = None
@@ -63,6 +69,8 @@ class Settings:
     watch_remind: float = 4 * 3600.0
     client_apps: Mapping[str, str] = field(default_factory=dict)   # beacon app name → template service
     client_window: float = 24 * 3600.0
+    tenant_deployers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # narrows TAGPIN_DEPLOYERS
+    tenant_channels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # where a tenant may be deployed
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -95,6 +103,8 @@ class Settings:
             watch_remind=_float(env, "TAGPIN_WATCH_REMIND", 4 * 3600.0),
             client_apps=_pairs(env, "TAGPIN_CLIENT_APPS"),
             client_window=_float(env, "TAGPIN_CLIENT_WINDOW", 24 * 3600.0),
+            tenant_deployers=_per_tenant(env, "TAGPIN_DEPLOYERS_"),
+            tenant_channels=_per_tenant(env, "TAGPIN_CHANNELS_"),
             log_file=(Path(env["TAGPIN_LOG_FILE"]) if env.get("TAGPIN_LOG_FILE")
                       else Path(home) / ".local" / "state" / "tagpin" / "errors.log" if home else None),
         )

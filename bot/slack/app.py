@@ -59,6 +59,8 @@ def build(ctx: Context, *, client: WebClient | None = None, confirm_ttl: float =
               # pool of them, so a burst of work cannot starve the threads that must acknowledge.
               process_before_response=True, name="tagpin",
               listener_executor=ThreadPoolExecutor(max_workers=LAZY_WORKERS, thread_name_prefix="tagpin-lazy"))
+    tenant_deployers = settings.tenant_deployers if tenant_deployers is None else tenant_deployers
+    tenant_channels = settings.tenant_channels if tenant_channels is None else tenant_channels
     rt = Runtime(ctx, client, Authorizer(settings.deployers, client, tenant_deployers=tenant_deployers,
                                          tenant_channels=tenant_channels),
                  Confirmations(confirm_ttl), Trail(ctx, SlackPoster(client)))

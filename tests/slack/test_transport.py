@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+from pathlib import Path
 
 import pytest
 
 from bot.service.observe import Observer
-from tests.slack.harness import AUDIT, Bot
+from tests.slack.harness import AUDIT, Bot, running_bot
 
 
 def test_a_forged_signature_is_refused_with_401_and_nothing_runs(offline_bot: Bot) -> None:
@@ -97,3 +99,16 @@ def test_a_bug_is_logged_with_a_reference_and_the_user_sees_only_the_reference(
     assert "the bug" not in json.dumps(answer)
     (record,) = [r for r in caplog.records if ref in r.getMessage()]
     assert record.exc_info is not None and "the bug" in str(record.exc_info[1])
+
+
+def test_per_tenant_deployers_and_channels_narrow_the_global_list(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "TAGPIN_DATABASE_URL": f"sqlite:///{tmp_path / 'tagpin.db'}",
+           "TAGPIN_DEPLOYERS": "UALICE,UBOB", "TAGPIN_DEPLOYERS_ACME_EU": "UBOB", "TAGPIN_CHANNELS_ACME": "CPROD"}
+    with running_bot(env) as bot:
+        bot.command("/deploy", "acme-eu", user="UALICE")
+        bot.command("/deploy", "acme", user="UBOB")
+        bot.wait()
+        answers = " | ".join(r["text"] for r in bot.responses())
+    assert "may not deploy acme-eu: this tenant has its own deployer list" in answers
+    assert "acme may only be deployed from <#CPROD>" in answers

@@ -67,6 +67,7 @@ class Settings:
     log_file: Path | None = None
     watch_interval: float = 300.0
     watch_remind: float = 4 * 3600.0
+    watch_digest_ttl: float = 900.0
     client_apps: Mapping[str, str] = field(default_factory=dict)   # beacon app name → template service
     client_window: float = 24 * 3600.0
     tenant_deployers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # narrows TAGPIN_DEPLOYERS
@@ -101,6 +102,7 @@ class Settings:
             actor=env.get("TAGPIN_ACTOR") or (f"{env['USER']} (cli)" if env.get("USER") else "cli"),
             watch_interval=_float(env, "TAGPIN_WATCH_INTERVAL", 300.0),
             watch_remind=_float(env, "TAGPIN_WATCH_REMIND", 4 * 3600.0),
+            watch_digest_ttl=_float(env, "TAGPIN_WATCH_DIGEST_TTL", 900.0),
             client_apps=_pairs(env, "TAGPIN_CLIENT_APPS"),
             client_window=_float(env, "TAGPIN_CLIENT_WINDOW", 24 * 3600.0),
             tenant_deployers=_per_tenant(env, "TAGPIN_DEPLOYERS_"),

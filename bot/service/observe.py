@@ -99,12 +99,12 @@ class Observer:
         self.ctx.store.audit(actor, "status", tenant, "ok")
         return {"tenant": tenant, "services": services}
 
-    def scan(self, tenants: Iterable[str] = ()) -> Scan:
+    def scan(self, tenants: Iterable[str] = (), registry: Registry | None = None) -> Scan:
         """Every wanted tenant (default: all onboarded) against the template and the registry, in one pass."""
         wanted = [validate_tenant(t) for t in tenants] or [t.name for t in self.ctx.store.tenants()]
         template = self.ctx.template()
         stacks = self.ctx.swarm.stacks(wanted)
-        registry = ScanRegistry(self.ctx.registry)
+        registry = registry or ScanRegistry(self.ctx.registry)
         scan = Scan(wanted, stacks)
         for tenant in wanted:
             stack = stacks.get(tenant, {})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -12,10 +14,11 @@ from bot.adapters.notices import DriftNotice, NoticeStore, client_versions
 from bot.domain.clients import outdated_client
 from bot.domain.drift import Finding
 from bot.domain.notices import Action, Notice, plan
-from bot.domain.references import parse_reference
+from bot.domain.references import ImageRef, parse_reference
 from bot.errors import ImageReferenceError, NotFound, RateLimited, TagpinError
 from bot.service.context import Context
-from bot.service.observe import Observer, Scan
+from bot.service.observe import Observer, Scan, ScanRegistry
+from bot.service.resolve import Registry
 
 log = logging.getLogger("tagpin.watch")
 
@@ -47,6 +50,32 @@ class WatchReport:
         }
 
 
+class WatchRegistry:
+    """The watcher's view of the registry: every repository listed once per scan (a re-pushed or new tag shows
+    at once), while a (repository, tag) digest is looked up again only after `digest_ttl` seconds -- so a steady
+    scan costs one request per repository, and a re-pushed tag is noticed within that time, not instantly."""
+
+    def __init__(self, inner: Registry, digest_ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.inner, self.ttl, self.clock = inner, digest_ttl, clock
+        self.scan = ScanRegistry(inner)
+        self._digests: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+    def new_scan(self) -> None:
+        self.scan = ScanRegistry(self.inner)
+
+    def tags(self, image: ImageRef) -> tuple[str, ...]:
+        return self.scan.tags(image)
+
+    def digest(self, image: ImageRef, tag: str) -> str | None:
+        key, now = (image.name(), tag), self.clock()
+        hit = self._digests.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        digest = self.inner.digest(image, tag)
+        self._digests[key] = (now, digest)
+        return digest
+
+
 def _domain(row: DriftNotice) -> Notice:
     assert row.id is not None
     return Notice(row.id, row.tenant, row.service, row.kind, row.running, row.target, row.ts is not None,
@@ -57,6 +86,7 @@ class Watcher:
     def __init__(self, ctx: Context, notifier: Notifier) -> None:
         self.ctx, self.notifier = ctx, notifier
         self.notices = NoticeStore(ctx.store)
+        self.registry = WatchRegistry(ctx.registry, ctx.settings.watch_digest_ttl)
 
     def client_findings(self, scan: Scan, now: datetime) -> list[Finding]:
         since = now - timedelta(seconds=self.ctx.settings.client_window)
@@ -89,7 +119,8 @@ class Watcher:
 
     def scan_once(self) -> WatchReport:
         now = utcnow()
-        scan = Observer(self.ctx).scan()
+        self.registry.new_scan()
+        scan = Observer(self.ctx).scan(registry=self.registry)
         findings = scan.findings + self.client_findings(scan, now) + self.rate_limit_findings(scan)
         report = WatchReport(now, findings, registry_errors=[str(e) for e in scan.errors])
         for owed in self.notices.owed():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import io
@@ -139,10 +140,8 @@ def main() -> None:
     pusher = Pusher(args.registry)
     if args.delete:
         for tag in args.tags:
-            try:
+            with contextlib.suppress(requests.HTTPError):   # not there: nothing to delete
                 pusher.delete_tag(args.repository, tag)
-            except requests.HTTPError:
-                pass          # not there: nothing to delete
         return
     for spec in args.tags:
         tag, _, content = spec.partition("=")

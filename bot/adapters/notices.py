@@ -40,10 +40,7 @@ class DriftNotice(SQLModel, table=True):
 class NoticeStore:
     def __init__(self, store: Store) -> None:
         self.store = store
-        try:
-            DriftNotice.metadata.create_all(store.engine, tables=[DriftNotice.__table__])  # type: ignore[attr-defined]
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot create the drift_notices table in {store.safe_url}: {exc}") from exc
+        store.ensure_table(DriftNotice)
 
     def open(self) -> list[DriftNotice]:
         with self.store.session() as s:

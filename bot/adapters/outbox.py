@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.adapters.models import utcnow
@@ -31,11 +30,7 @@ class Outbox:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        try:
-            # Own table, created on first use: the core schema does not need to know about Slack.
-            OutboxMessage.metadata.create_all(store.engine, tables=[OutboxMessage.__table__])  # type: ignore[attr-defined]
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot create the outbox table in {store.safe_url}: {exc}") from exc
+        store.ensure_table(OutboxMessage)      # own table: the core schema does not need to know about Slack
 
     def add(self, channel: str, text: str, metadata_json: str, parent_id: int | None = None) -> OutboxMessage:
         with self.store.session() as s:

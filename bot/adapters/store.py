@@ -91,6 +91,15 @@ class Store:
                 raise StoreError(f"the database {self.safe_url} has schema version {info.version}; this tagpin "
                                  f"knows {SCHEMA_VERSION} -- upgrade tagpin")
 
+    def ensure_table(self, model: type[SQLModel]) -> None:
+        """Create one table on first use: features (outbox, notices) own their tables, the core schema does not."""
+        table = model.__table__  # type: ignore[attr-defined]
+        try:
+            SQLModel.metadata.create_all(self.engine, tables=[table])
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot create the {table.name} table in {self.safe_url}: "
+                             f"{str(exc).splitlines()[0]}") from exc
+
     # tenants
     def tenants(self) -> list[Tenant]:
         with self.session() as s:

@@ -87,7 +87,7 @@ def test_a_429_is_retried_after_retry_after_then_posted(offline_bot: Bot) -> Non
 
 def test_a_bug_is_logged_with_a_reference_and_the_user_sees_only_the_reference(
         offline_bot: Bot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    def broken(self: Observer, tenant: str) -> dict[str, object]:
+    def broken(self: Observer, tenant: str, actor: str = "cli") -> dict[str, object]:
         raise KeyError("the bug")
 
     monkeypatch.setattr(Observer, "status", broken)

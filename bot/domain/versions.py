@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from typing import Literal, cast, get_args
 
 from bot.domain.ranges import Range, parse_range
@@ -126,14 +126,26 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Selection:
-    candidates: tuple[Candidate, ...]  # ranked, best first
+    """Ranked candidates and every rejection; Candidate objects are built on first use, best first, because a
+    resolve usually needs only the first one or two of thousands (the full list is for explaining)."""
+
+    ranked: tuple[tuple[Key, tuple[str, ...]], ...]  # (sort key, spellings), best first
     rejected: tuple[Rejection, ...]  # in input order
     current: Version | None
     current_note: str | None = None  # set when a running tag was given but could not be read
 
+    def iter_candidates(self) -> Iterator[Candidate]:
+        """Best first, each built when reached."""
+        for key, tags in self.ranked:
+            yield _candidate(key, tags)
+
+    @cached_property
+    def candidates(self) -> tuple[Candidate, ...]:
+        return tuple(self.iter_candidates())
+
     @property
     def best(self) -> Candidate | None:
-        return self.candidates[0] if self.candidates else None
+        return next(self.iter_candidates(), None)
 
 
 def select(
@@ -171,8 +183,8 @@ def select(
                 groups[key] = [tag]
             continue
         rejected.append(Rejection(tag, reason))
-    candidates = tuple(_candidate(key, groups[key]) for key in sorted(groups, reverse=True))
-    return Selection(candidates, tuple(rejected), running, note)
+    ranked = tuple((key, tuple(groups[key])) for key in sorted(groups, reverse=True))
+    return Selection(ranked, tuple(rejected), running, note)
 
 
 def _running(current: str | None, policy: Policy) -> tuple[Version | None, str | None]:
@@ -200,7 +212,7 @@ def _preference(tag: str) -> tuple[int, bool, str]:
     return (-core.split("-", 1)[0].split("+", 1)[0].count("."), tag.startswith("v"), tag)
 
 
-def _candidate(key: Key, tags: list[str]) -> Candidate:
+def _candidate(key: Key, tags: tuple[str, ...]) -> Candidate:
     version = Version.from_key(key)
     if len(tags) == 1:
         return Candidate(tags[0], (), version)

@@ -54,7 +54,7 @@ def resolve(registry: Registry, image: ImageRef, policy: Policy, current: str | 
     tags = registry.tags(image)
     selection = select(tags, policy, current=current, allow_downgrade=allow_downgrade)
     skipped: list[Rejection] = []
-    for candidate in selection.candidates:
+    for candidate in selection.iter_candidates():
         digest = registry.digest(image, candidate.tag)
         if digest is None:
             skipped.append(Rejection(candidate.tag, "deleted from the registry after it was listed"))

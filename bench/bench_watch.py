@@ -1,0 +1,158 @@
+"""Benchmark: one long-lived drift watcher over many tenants -- registry requests, Engine API calls, Slack calls.
+
+Run from the repo root: `.venv/bin/python bench/bench_watch.py [--tenants 100] [--services 5] [--behind 1]`.
+Setup is bench_drift_scan's (stacks with replicas 0 on the real Swarm, tenants in the store), then `--behind`
+repositories get a newer release. ONE Watcher (as the `tagpin watch` process) posts to the local Slack Web API
+stand-in and scans: 1. cold; 2. nothing changed; 3. after a newer release of the same repositories (notices
+edited in place). Scans 2 and 3 run "one watch interval later" on a skipped clock shared by the registry
+client and the watcher's digest memory, so the listing cache (60 s) has expired as it would have between real
+scans (default interval 300 s) while the digests (900 s) are still remembered. Exits 1 only if setup or a
+scan raised; a missed target is printed, not fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from _support import Workspace, best_pins, push_repos, remove_stacks, run_id, service_names, template_text
+from bench_drift_scan import setup
+
+from bot.adapters.registry import RegistryClient
+from bot.service.context import Context
+from bot.service.watching import Watcher, WatchRegistry
+from bot.slack.app import web_client
+from bot.slack.localapi import LocalSlackAPI
+from bot.watch import make_watcher
+from tests.support.oci import Pusher
+
+TARGET_ENGINE_CALLS = 3
+CHANNEL = "CBENCH"
+VERSIONS = ("1.0.0", "1.1.0")
+NEWER, NEWEST = "1.2.0", "1.3.0"
+
+
+class SkippedClock:
+    """Monotonic time plus a skip: "the next scan, one interval later" without waiting the interval."""
+
+    def __init__(self) -> None:
+        self.skip = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skip
+
+
+@dataclass
+class Bench:
+    ctx: Context
+    registry: RegistryClient
+    watcher: Watcher
+    slack: LocalSlackAPI
+    repos: int
+
+
+def long_lived_watcher(ws: Workspace, slack: LocalSlackAPI, clock: SkippedClock) -> Bench:
+    """The watcher `tagpin watch` builds, its registry client and digest memory reading the skipped clock."""
+    ws.env["TAGPIN_DRIFT_CHANNEL"] = CHANNEL
+    ctx = ws.context()
+    s = ctx.settings
+    registry = RegistryClient(insecure=s.insecure_registries, docker_config=s.docker_config,
+                              cache_ttl=s.registry_cache_ttl, clock=clock)
+    ctx.registry = registry
+    watcher = make_watcher(ctx, web_client(slack.url, "xoxb-bench"))
+    watcher.registry = WatchRegistry(registry, s.watch_digest_ttl, clock=clock)
+    return Bench(ctx, registry, watcher, slack, 0)
+
+
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "OVER TARGET"
+
+
+def scan(b: Bench, label: str, quiet_expected: bool) -> None:
+    """One scan_once; print registry requests by kind, Engine API calls, Slack calls by method, findings, time."""
+    engine_before = b.ctx.swarm.api_calls if "swarm" in vars(b.ctx) else 0  # the engine is opened lazily
+    registry_before, slack_before = dict(b.registry.stats), len(b.slack.calls)
+    start = time.monotonic()
+    report = b.watcher.scan_once()
+    wall = time.monotonic() - start
+    engine = b.ctx.swarm.api_calls - engine_before
+    sent = {k: v - registry_before.get(k, 0) for k, v in b.registry.stats.items() if v - registry_before.get(k, 0)}
+    slack = Counter(c.method for c in b.slack.calls[slack_before:])
+    requests = sum(sent.values())
+    told = slack["chat.postMessage"] + slack["chat.update"]
+    print(f"{label}: {wall:.2f} s")
+    print(f"  registry requests: {requests} ({', '.join(f'{k} {v}' for k, v in sorted(sent.items())) or 'none'})"
+          f" (target = {b.repos} repositories): {verdict(requests <= b.repos)}")
+    print(f"  engine API calls:  {engine} (target <= {TARGET_ENGINE_CALLS}): {verdict(engine <= TARGET_ENGINE_CALLS)}")
+    methods = ", ".join(f"{m} {n}" for m, n in sorted(slack.items())) or "none"
+    line = f"  Slack calls:       {sum(slack.values())} ({methods})"
+    if quiet_expected:
+        line += f" (target: 0 posts/updates when nothing changed): {verdict(told == 0)}"
+    print(line)
+    kinds = Counter(f.kind for f in report.findings)
+    said = Counter(s["verb"] for s in report.said)
+    print(f"  findings:          {len(report.findings)} {dict(kinds) or ''}".rstrip())
+    print(f"  notices said:      {dict(said) or 'none'}" + (f"; FAILED {len(report.failed)}: {report.failed[:3]}"
+                                                            if report.failed else ""))
+    if report.registry_errors:
+        print(f"  registry errors:   {report.registry_errors}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--tenants", type=int, default=100)
+    parser.add_argument("--services", type=int, default=5)
+    parser.add_argument("--behind", type=int, default=1, help="repositories given a newer release after setup")
+    parser.add_argument("--workers", type=int, default=4, help="parallel `docker stack deploy` during setup")
+    parser.add_argument("--interval", type=float, default=None,
+                        help="simulated seconds between scans (default: TAGPIN_WATCH_INTERVAL, 300)")
+    args = parser.parse_args()
+    if not 0 <= args.behind <= args.services:
+        parser.error("--behind must be between 0 and --services")
+
+    run = run_id()
+    prefix, names = f"bench{run}", service_names(args.services)
+    tenants = [f"bw{run}-{i:03d}" for i in range(args.tenants)]
+    print(f"run {run}: {args.tenants} tenants x {args.services} services (replicas 0) on {len(names)} "
+          f"repositories, {args.behind} behind; one long-lived watcher")
+    pins = best_pins(push_repos(prefix, names, VERSIONS), VERSIONS[-1])
+    ws = Workspace.create(template_text(prefix, names, 0), 60.0)
+    created: list[str] = []
+    ok = True
+    try:
+        setup(ws, tenants, pins, args.workers, created)
+        pusher = Pusher("127.0.0.1:5000")
+        for name in names[:args.behind]:
+            pusher.push(f"{prefix}/{name}", NEWER, f"{name} {NEWER}")
+        clock = SkippedClock()
+        with LocalSlackAPI() as slack:
+            b = long_lived_watcher(ws, slack, clock)
+            b.repos = len(names)
+            interval = b.ctx.settings.watch_interval if args.interval is None else args.interval
+            print(f"simulated interval between scans: {interval:.0f} s (listing cache "
+                  f"{b.ctx.settings.registry_cache_ttl:.0f} s, digest memory {b.ctx.settings.watch_digest_ttl:.0f} s)")
+            scan(b, "scan 1 (cold: new watcher, releases to tell)", quiet_expected=False)
+            clock.skip += interval
+            scan(b, "scan 2 (nothing changed)", quiet_expected=True)
+            for name in names[:args.behind]:
+                pusher.push(f"{prefix}/{name}", NEWEST, f"{name} {NEWEST}")
+            clock.skip += interval
+            scan(b, f"scan 3 (a newer release {NEWEST} of the same repositories: notices edited in place)",
+                 quiet_expected=False)
+            b.registry.close()
+    except Exception as exc:  # report, clean up, exit non-zero
+        print(f"FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        ok = False
+    finally:
+        start = time.monotonic()
+        ok = remove_stacks(created, timeout=300) and ok
+        ws.remove()
+        print(f"cleanup: {len(created)} stacks removed in {time.monotonic() - start:.0f} s")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,14 +16,17 @@ import argparse
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from _support import Workspace, best_pins, push_repos, remove_stacks, run_id, service_names, template_text
 from bench_drift_scan import setup
 
+from bot.adapters.notices import DriftNotice
 from bot.adapters.registry import RegistryClient
 from bot.service.context import Context
-from bot.service.watching import Watcher, WatchRegistry
+from bot.service.watching import Notifier, Watcher, WatchRegistry
 from bot.slack.app import web_client
 from bot.slack.localapi import LocalSlackAPI
 from bot.watch import make_watcher
@@ -33,6 +36,7 @@ TARGET_ENGINE_CALLS = 3
 CHANNEL = "CBENCH"
 VERSIONS = ("1.0.0", "1.1.0")
 NEWER, NEWEST = "1.2.0", "1.3.0"
+T = TypeVar("T")
 
 
 class SkippedClock:
@@ -45,11 +49,35 @@ class SkippedClock:
         return time.monotonic() + self.skip
 
 
+class TimedNotifier:
+    """Wraps the watcher's notifier to sum the time spent in Slack calls (the rest of a scan is ours)."""
+
+    def __init__(self, inner: Notifier) -> None:
+        self.inner, self.seconds = inner, 0.0
+
+    def _timed(self, fn: Callable[[DriftNotice], T], notice: DriftNotice) -> T:
+        start = time.monotonic()
+        try:
+            return fn(notice)
+        finally:
+            self.seconds += time.monotonic() - start
+
+    def post(self, notice: DriftNotice) -> str:
+        return self._timed(self.inner.post, notice)
+
+    def update(self, notice: DriftNotice) -> None:
+        self._timed(self.inner.update, notice)
+
+    def remind(self, notice: DriftNotice) -> None:
+        self._timed(self.inner.remind, notice)
+
+
 @dataclass
 class Bench:
     ctx: Context
     registry: RegistryClient
     watcher: Watcher
+    notifier: TimedNotifier
     slack: LocalSlackAPI
     repos: int
 
@@ -64,7 +92,8 @@ def long_lived_watcher(ws: Workspace, slack: LocalSlackAPI, clock: SkippedClock)
     ctx.registry = registry
     watcher = make_watcher(ctx, web_client(slack.url, "xoxb-bench"))
     watcher.registry = WatchRegistry(registry, s.watch_digest_ttl, clock=clock)
-    return Bench(ctx, registry, watcher, slack, 0)
+    watcher.notifier = notifier = TimedNotifier(watcher.notifier)
+    return Bench(ctx, registry, watcher, notifier, slack, 0)
 
 
 def verdict(ok: bool) -> str:
@@ -75,6 +104,7 @@ def scan(b: Bench, label: str, quiet_expected: bool) -> None:
     """One scan_once; print registry requests by kind, Engine API calls, Slack calls by method, findings, time."""
     engine_before = b.ctx.swarm.api_calls if "swarm" in vars(b.ctx) else 0  # the engine is opened lazily
     registry_before, slack_before = dict(b.registry.stats), len(b.slack.calls)
+    b.notifier.seconds = 0.0
     start = time.monotonic()
     report = b.watcher.scan_once()
     wall = time.monotonic() - start
@@ -88,7 +118,7 @@ def scan(b: Bench, label: str, quiet_expected: bool) -> None:
           f" (target = {b.repos} repositories): {verdict(requests <= b.repos)}")
     print(f"  engine API calls:  {engine} (target <= {TARGET_ENGINE_CALLS}): {verdict(engine <= TARGET_ENGINE_CALLS)}")
     methods = ", ".join(f"{m} {n}" for m, n in sorted(slack.items())) or "none"
-    line = f"  Slack calls:       {sum(slack.values())} ({methods})"
+    line = f"  Slack calls:       {sum(slack.values())} ({methods}; {b.notifier.seconds:.2f} s of the scan)"
     if quiet_expected:
         line += f" (target: 0 posts/updates when nothing changed): {verdict(told == 0)}"
     print(line)

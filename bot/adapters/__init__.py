@@ -1,0 +1,1 @@
+"""Outbound adapters: the registry, the Swarm, the store."""

@@ -1,0 +1,1 @@
+"""Pure domain: versions, stacks, plans, drift, notices -- no I/O, no SDKs."""

@@ -1,0 +1,1 @@
+"""Use cases: resolve, plan, deploy, status, drift, rollback, watch, audit trail."""

@@ -1,0 +1,1 @@
+"""Inbound Slack layer: the bolt app, its listeners, and pure Block Kit."""

@@ -1,0 +1,71 @@
+"""Targets of a deploy: what each service pins now (from Swarm) and what it should pin (policy or --set)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+from bot.domain.plans import Running
+from bot.domain.references import parse_reference
+from bot.domain.stacks import Pin, ServiceTemplate, StackTemplate
+from bot.domain.versions import Rejection, Version, parse_tag
+from bot.errors import ImageReferenceError, NotFound, UsageError
+from bot.service.context import Context
+from bot.service.resolve import resolve
+
+
+def current_pins(ctx: Context, tenant: str) -> dict[str, Running]:
+    """What each service's spec pins now, from Swarm (absent services are simply not in the map)."""
+    out: dict[str, Running] = {}
+    for name, svc in ctx.swarm.stack(tenant).items():
+        try:
+            ref = parse_reference(svc.image)
+        except ImageReferenceError:
+            out[name] = Running(svc.image, None, None)
+            continue
+        out[name] = Running(svc.image, ref.tag, ref.digest)
+    return out
+
+
+def _override(template: StackTemplate, overrides: Mapping[str, str]) -> None:
+    names = {s.name for s in template.services}
+    for service, tag in overrides.items():
+        if service not in names:
+            raise UsageError(f"--set {service}={tag}: the stack has no service {service!r} "
+                             f"(services: {', '.join(sorted(names))})")
+
+
+def _pin_override(ctx: Context, svc: ServiceTemplate, tag: str, running_tag: str | None,
+                  allow_downgrade: bool) -> Pin:
+    parsed = parse_tag(tag, svc.policy)
+    if isinstance(parsed, Rejection):
+        raise UsageError(f"--set {svc.name}={tag}: {parsed.reason}")
+    running = parse_tag(running_tag, svc.policy) if running_tag else None
+    if isinstance(running, Version) and parsed < running and not allow_downgrade:
+        raise UsageError(f"--set {svc.name}={tag} is below the running {running_tag}; add --allow-downgrade "
+                         "to deploy it anyway")
+    digest = ctx.registry.digest(svc.image, tag)
+    if digest is None:
+        raise NotFound(f"{svc.image.name()}:{tag} does not exist in the registry")
+    return Pin(tag, digest)
+
+
+def targets(ctx: Context, template: StackTemplate, current: Mapping[str, Running], overrides: Mapping[str, str],
+            allow_downgrade: bool) -> dict[str, Pin]:
+    """The pin of every service: an explicit --set tag (still a version), else the policy's best.
+
+    Services resolve in parallel (the registry client shares one listing per repository between threads):
+    a deploy waits for the slowest repository, not for the sum of them."""
+    _override(template, overrides)
+
+    def pin(svc: ServiceTemplate) -> Pin:
+        running = current.get(svc.name)
+        running_tag = running.tag if running else None
+        if svc.name in overrides:
+            return _pin_override(ctx, svc, overrides[svc.name], running_tag, allow_downgrade)
+        found = resolve(ctx.registry, svc.image, svc.policy, current=running_tag, allow_downgrade=allow_downgrade)
+        return Pin(found.tag, found.digest)
+
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(template.services)))) as pool:
+        pins = list(pool.map(pin, template.services))
+    return {svc.name: p for svc, p in zip(template.services, pins, strict=True)}

@@ -49,7 +49,15 @@ def _bot(ctx: Context, args: argparse.Namespace) -> int:
 LONG_RUNNING = {"shell": _shell, "bot": _bot}
 
 
+def one_line(message: str) -> str:
+    """The CLI contract is one `error:` line; an error listing several problems is joined with '; '."""
+    parts = [line.strip() for line in message.splitlines() if line.strip()]
+    return " ".join(p if p.endswith(":") else p + ";" for p in parts[:-1]) + (" " if len(parts) > 1 else "") + (
+        parts[-1] if parts else "")
+
+
 def _fail(message: str, as_json: bool, kind: str, code: int) -> int:
+    message = one_line(message)
     if as_json:
         print(json.dumps({"error": message, "kind": kind}))
     print(f"error: {message}", file=sys.stderr)

@@ -12,7 +12,6 @@ scan raised; a missed target is printed, not fatal.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import Counter
@@ -20,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from _support import Workspace, best_pins, push_repos, remove_stacks, run_id, service_names, template_text
-from bench_drift_scan import setup
+from _fleet import Fleet, fleet, parse, parser
+from _support import Workspace
 
 from bot.adapters.notices import DriftNotice
 from bot.adapters.registry import RegistryClient
@@ -30,12 +29,10 @@ from bot.service.watching import Notifier, Watcher, WatchRegistry
 from bot.slack.app import web_client
 from bot.slack.localapi import LocalSlackAPI
 from bot.watch import make_watcher
-from tests.support.oci import Pusher
 
 TARGET_ENGINE_CALLS = 3
 CHANNEL = "CBENCH"
-VERSIONS = ("1.0.0", "1.1.0")
-NEWER, NEWEST = "1.2.0", "1.3.0"
+NEWEST = "1.3.0"
 T = TypeVar("T")
 
 
@@ -132,56 +129,32 @@ def scan(b: Bench, label: str, quiet_expected: bool) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--tenants", type=int, default=100)
-    parser.add_argument("--services", type=int, default=5)
-    parser.add_argument("--behind", type=int, default=1, help="repositories given a newer release after setup")
-    parser.add_argument("--workers", type=int, default=4, help="parallel `docker stack deploy` during setup")
-    parser.add_argument("--interval", type=float, default=None,
-                        help="simulated seconds between scans (default: TAGPIN_WATCH_INTERVAL, 300)")
-    args = parser.parse_args()
-    if not 0 <= args.behind <= args.services:
-        parser.error("--behind must be between 0 and --services")
-
-    run = run_id()
-    prefix, names = f"bench{run}", service_names(args.services)
-    tenants = [f"bw{run}-{i:03d}" for i in range(args.tenants)]
-    print(f"run {run}: {args.tenants} tenants x {args.services} services (replicas 0) on {len(names)} "
-          f"repositories, {args.behind} behind; one long-lived watcher")
-    pins = best_pins(push_repos(prefix, names, VERSIONS), VERSIONS[-1])
-    ws = Workspace.create(template_text(prefix, names, 0), 60.0)
-    created: list[str] = []
+    p = parser(__doc__)
+    p.add_argument("--interval", type=float, default=None,
+                   help="simulated seconds between scans (default: TAGPIN_WATCH_INTERVAL, 300)")
+    args = parse(p)
     ok = True
+    f: Fleet | None = None
     try:
-        setup(ws, tenants, pins, args.workers, created)
-        pusher = Pusher("127.0.0.1:5000")
-        for name in names[:args.behind]:
-            pusher.push(f"{prefix}/{name}", NEWER, f"{name} {NEWER}")
-        clock = SkippedClock()
-        with LocalSlackAPI() as slack:
-            b = long_lived_watcher(ws, slack, clock)
-            b.repos = len(names)
+        with fleet(args, "bw", "; one long-lived watcher") as f, LocalSlackAPI() as slack:
+            clock = SkippedClock()
+            b = long_lived_watcher(f.ws, slack, clock)
+            b.repos = len(f.names)
             interval = b.ctx.settings.watch_interval if args.interval is None else args.interval
             print(f"simulated interval between scans: {interval:.0f} s (listing cache "
                   f"{b.ctx.settings.registry_cache_ttl:.0f} s, digest memory {b.ctx.settings.watch_digest_ttl:.0f} s)")
             scan(b, "scan 1 (cold: new watcher, releases to tell)", quiet_expected=False)
             clock.skip += interval
             scan(b, "scan 2 (nothing changed)", quiet_expected=True)
-            for name in names[:args.behind]:
-                pusher.push(f"{prefix}/{name}", NEWEST, f"{name} {NEWEST}")
+            f.release(NEWEST, args.behind)
             clock.skip += interval
             scan(b, f"scan 3 (release {NEWEST} of the {args.behind} behind repositories: notices edited in place)",
                  quiet_expected=args.behind == 0)
             b.registry.close()
-    except Exception as exc:  # report, clean up, exit non-zero
+    except Exception as exc:  # report (the fleet cleaned up), exit non-zero
         print(f"FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
         ok = False
-    finally:
-        start = time.monotonic()
-        ok = remove_stacks(created, timeout=300) and ok
-        ws.remove()
-        print(f"cleanup: {len(created)} stacks removed in {time.monotonic() - start:.0f} s")
-    return 0 if ok else 1
+    return 0 if ok and f is not None and f.cleaned else 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,101 @@
+"""Many tenants' stacks (replicas 0) from one template, for the scan benchmarks; removed again on any exit."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from _support import (
+    REGISTRY,
+    Workspace,
+    best_pins,
+    push_repos,
+    remove_stacks,
+    run_id,
+    service_names,
+    stack_deploy,
+    template_text,
+)
+
+from bot.domain.stacks import Pin, render
+from tests.support.oci import Pusher
+
+VERSIONS = ("1.0.0", "1.1.0")
+NEWER = "1.2.0"
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    p.add_argument("--tenants", type=int, default=100)
+    p.add_argument("--services", type=int, default=5)
+    p.add_argument("--behind", type=int, default=1, help="repositories given a newer release after setup")
+    p.add_argument("--workers", type=int, default=4, help="parallel `docker stack deploy` during setup")
+    return p
+
+
+def parse(p: argparse.ArgumentParser) -> argparse.Namespace:
+    args = p.parse_args()
+    if not 0 <= args.behind <= args.services:
+        p.error("--behind must be between 0 and --services")
+    return args
+
+
+@dataclass
+class Fleet:
+    run: str
+    prefix: str
+    names: list[str]
+    tenants: list[str]
+    ws: Workspace
+    pusher: Pusher = field(default_factory=lambda: Pusher(REGISTRY))
+    created: list[str] = field(default_factory=list)
+    cleaned: bool = False
+
+    def release(self, tag: str, count: int) -> None:
+        """Push `tag` to the first `count` repositories (their tenants fall behind)."""
+        for name in self.names[:count]:
+            self.pusher.push(f"{self.prefix}/{name}", tag, f"{name} {tag}")
+
+
+def setup(ws: Workspace, tenants: list[str], pins: Mapping[str, Pin], workers: int, created: list[str]) -> None:
+    """Render and apply every tenant's stack, a few `docker stack deploy` at a time, printing progress."""
+    ctx = ws.context()
+    template = ctx.template()
+    for name in tenants:  # serially: one SQLite file, and the store is not the subject here
+        ctx.store.add_tenant(name, "bench")
+
+    def one(name: str) -> None:
+        created.append(name)  # before deploying: a half-created stack is still cleaned up
+        stack_deploy(name, render(template, name, pins), ws.env)
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done, _ in enumerate(pool.map(one, tenants), 1):
+            if done % 10 == 0 or done == len(tenants):
+                print(f"  setup: {done}/{len(tenants)} stacks deployed ({time.monotonic() - start:.0f} s)",
+                      flush=True)
+
+
+@contextmanager
+def fleet(args: argparse.Namespace, tenant_prefix: str, what: str) -> Iterator[Fleet]:
+    """Push the repositories, deploy every tenant, put `--behind` repositories behind; always clean up."""
+    run = run_id()
+    names = service_names(args.services)
+    f = Fleet(run, f"bench{run}", names, [f"{tenant_prefix}{run}-{i:03d}" for i in range(args.tenants)],
+              Workspace.create(template_text(f"bench{run}", names, 0), 60.0))
+    print(f"run {run}: {args.tenants} tenants x {args.services} services (replicas 0) on {len(names)} "
+          f"repositories, {args.behind} behind{what}")
+    try:
+        pins = best_pins(push_repos(f.prefix, names, VERSIONS), VERSIONS[-1])
+        setup(f.ws, f.tenants, pins, args.workers, f.created)
+        f.release(NEWER, args.behind)
+        yield f
+    finally:
+        start = time.monotonic()
+        f.cleaned = remove_stacks(f.created, timeout=300)
+        f.ws.remove()
+        print(f"cleanup: {len(f.created)} stacks removed in {time.monotonic() - start:.0f} s")

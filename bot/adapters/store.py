@@ -171,6 +171,10 @@ class Store(Locks):
             s.commit()
             return row
 
-    def last_scan(self) -> DriftScan | None:
+    def last_scan(self, source: str | None = None) -> DriftScan | None:
+        """The newest completed scan, or the newest of one source ("watch", "cli", "slack")."""
         with self.session() as s:
-            return s.exec(select(DriftScan).order_by(col(DriftScan.id).desc()).limit(1)).first()
+            query = select(DriftScan).order_by(col(DriftScan.id).desc()).limit(1)
+            if source is not None:
+                query = query.where(DriftScan.source == source)
+            return s.exec(query).first()

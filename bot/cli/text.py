@@ -65,7 +65,8 @@ def drift(data: dict[str, Any]) -> str:
         rows = [[f["tenant"], f["service"], f["kind"], f["detail"]] for f in data["findings"]]
         out = [table(rows, ["TENANT", "SERVICE", "KIND", "DETAIL"])]
     out.extend(f"registry: {n}" for n in data.get("registry_notes", []))
-    out.append(f"scanned at {data.get('scanned_at')}; previous scan: {data.get('previous_scan_at') or 'never'}")
+    out.append(f"scanned at {data.get('scanned_at')}; previous scan: {data.get('previous_scan_at') or 'never'}; "
+               f"the watcher's last scan: {data.get('watcher_scan_at') or 'never'}")
     return "\n".join(out)
 
 

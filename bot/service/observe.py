@@ -121,6 +121,7 @@ class Observer:
         scan = self.scan(tenants)
         wanted, findings = scan.tenants, scan.findings
         previous = self.ctx.store.last_scan()
+        watcher = self.ctx.store.last_scan("watch")
         record = self.ctx.store.record_scan(len(wanted), len(findings), source)
         self.ctx.store.audit(actor, "drift", wanted[0] if len(wanted) == 1 else None,
                              "drift" if findings else "ok", {"tenants": len(wanted), "findings": len(findings)})
@@ -129,6 +130,7 @@ class Observer:
             "registry_notes": [str(e) for e in scan.errors],
             "scanned_at": record.finished_at.isoformat(),
             "previous_scan_at": previous.finished_at.isoformat() if previous else None,
+            "watcher_scan_at": watcher.finished_at.isoformat() if watcher else None,
         }
 
 

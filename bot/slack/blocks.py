@@ -102,15 +102,24 @@ def status(data: dict[str, Any]) -> Message:
     return {"text": f"Status of {data['tenant']}", "blocks": [_section("\n".join(lines))]}
 
 
+def _scan_context(data: dict[str, Any]) -> dict[str, Any]:
+    watcher = data.get("watcher_scan_at")
+    facts = [f"the watcher's last scan: {watcher[:16].replace('T', ' ')} UTC" if watcher
+             else "the watcher has not scanned yet"]
+    facts += [f"registry: {note}" for note in data.get("registry_notes", [])]
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]}
+
+
 def drift(data: dict[str, Any]) -> Message:
     findings = data["findings"]
     if not findings:
         head = f":large_green_circle: no drift in {len(data['tenants'])} tenant(s)"
-        return {"text": head, "blocks": [_section(head)]}
+        return {"text": head, "blocks": [_section(head), _scan_context(data)]}
     lines = [f":large_orange_circle: *{len(findings)} finding(s)*"]
     lines += [f"• `{f['tenant']}/{f['service']}` *{f['kind']}*: {f['detail'] or ''}".rstrip(": ")
               for f in findings]
-    return {"text": f"{len(findings)} drift finding(s)", "blocks": [_section("\n".join(lines))]}
+    return {"text": f"{len(findings)} drift finding(s)",
+            "blocks": [_section("\n".join(lines)), _scan_context(data)]}
 
 
 def audit(events: Sequence[dict[str, Any]], tenant: str | None) -> Message:

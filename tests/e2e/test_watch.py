@@ -160,7 +160,7 @@ def test_watch_once_json_prints_findings_and_what_was_said(tenant: Tenant, slack
     assert [(f["service"], f["kind"]) for f in data["findings"]] == [("frontend", "behind")]
     assert [(s["verb"], s["kind"]) for s in data["said"]] == [("post", "behind")]
     drift = json.loads(tenant.cli("drift", "--json").stdout)
-    assert drift["previous_scan_at"] == data["scanned_at"]
+    assert drift["previous_scan_at"] == drift["watcher_scan_at"] == data["scanned_at"]
 
     del tenant.env["TAGPIN_DRIFT_CHANNEL"]
     refused = tenant.cli("watch", "--once")

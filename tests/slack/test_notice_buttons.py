@@ -57,3 +57,16 @@ def test_deploy_now_is_authorized_like_deploy_and_fixes_the_notice(bot: Bot, ten
     assert fixed.actor.startswith("UALICE") and "1.11.0" in fixed.references
     resolved = scan(bot, tenant)
     assert [(s["verb"], s["resolved_by"]) for s in resolved] == [("resolve", fixed.id)]
+
+
+def test_slash_drift_says_when_the_watcher_last_scanned(bot: Bot, tenant: Tenant) -> None:
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    assert Deployer(tenant.fresh_context()).deploy(tenant.name, "t", confirm=lambda p: True).outcome == "converged"
+    bot.command("/drift", tenant.name)
+    bot.wait()
+    assert "the watcher has not scanned yet" in texts(bot)
+    scan(bot, tenant)
+    bot.command("/drift", tenant.name)
+    bot.wait()
+    assert "the watcher's last scan: " in json.dumps(bot.responses()[-1])

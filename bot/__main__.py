@@ -8,6 +8,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from bot.adapters.registry import RegistryClient
 from bot.adapters.store import Store
@@ -15,7 +16,7 @@ from bot.adapters.swarm import Swarm
 from bot.cli.commands import COMMANDS
 from bot.cli.parser import parse
 from bot.config import Settings
-from bot.errors import TagpinError
+from bot.errors import ConfirmationRequired, TagpinError
 from bot.service.context import Context
 
 log = logging.getLogger("tagpin")
@@ -56,16 +57,24 @@ def one_line(message: str) -> str:
         parts[-1] if parts else "")
 
 
-def _fail(message: str, as_json: bool, kind: str, code: int) -> int:
+def refusal(tenant: str, exc: TagpinError) -> dict[str, Any]:
+    """A deploy or rollback that applied nothing still answers in the deploy shape, with outcome "refused"."""
+    plan = exc.plan if isinstance(exc, ConfirmationRequired) and exc.plan else {}
+    return {"tenant": tenant, "deployment_id": None, "outcome": "refused", "services": plan.get("services", []),
+            "risks": plan.get("risks", []), "compose": ""}
+
+
+def _fail(message: str, as_json: bool, kind: str, code: int, shape: dict[str, Any] | None = None) -> int:
     message = one_line(message)
     if as_json:
-        print(json.dumps({"error": message, "kind": kind}))
+        print(json.dumps({**(shape or {}), "error": message, "kind": kind}))
     print(f"error: {message}", file=sys.stderr)
     return code
 
 
 def run(argv: Sequence[str]) -> int:
     as_json = "--json" in argv
+    args: argparse.Namespace | None = None
     try:
         args = parse(argv)
         settings = Settings.from_env()
@@ -75,7 +84,8 @@ def run(argv: Sequence[str]) -> int:
             return LONG_RUNNING[args.command](ctx, args)
         data, text, ok = COMMANDS[args.command](ctx, args)
     except TagpinError as exc:
-        return _fail(str(exc), as_json, type(exc).__name__, exc.exit_code)
+        shape = refusal(args.tenant, exc) if args is not None and args.command in ("deploy", "rollback") else None
+        return _fail(str(exc), as_json, type(exc).__name__, exc.exit_code, shape)
     except KeyboardInterrupt:
         return _fail("interrupted", as_json, "Interrupted", 130)
     except Exception:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TagpinError(Exception):
     """An expected failure: the message says what went wrong and, where possible, what to do."""
@@ -77,6 +79,10 @@ class Refused(TagpinError):
 
 class ConfirmationRequired(TagpinError):
     """A risky plan needs an explicit confirmation (--yes on the CLI, a button in Slack)."""
+
+    def __init__(self, message: str, plan: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.plan = plan            # the plan that waits (Plan.as_dict()), so callers can show it
 
 
 class ChatError(TagpinError):

@@ -38,7 +38,7 @@ def do_deploy(ctx: Context, args: argparse.Namespace) -> Result:
                                       overrides=dict(args.overrides), allow_downgrade=args.allow_downgrade,
                                       confirm=confirm)
     except ConfirmationRequired as exc:
-        raise ConfirmationRequired(f"{exc} -- nothing was deployed; re-run with --yes to proceed") from exc
+        raise ConfirmationRequired(f"{exc} -- nothing was deployed; re-run with --yes to proceed", exc.plan) from exc
     data = result.as_dict()
     return data, text.deploy(data), result.ok
 

@@ -57,9 +57,14 @@ def test_refused_with_one_line_and_nothing_changed(tmp_path: Path, argv: list[st
 
 
 def test_json_errors_are_one_object_on_stdout(tmp_path: Path) -> None:
-    done = run(tmp_path, "deploy", "Acme", "--json")
+    done = run(tmp_path, "audit", "--limit", "0", "--json")
     assert done.returncode == 2
     assert json.loads(done.stdout) == {"error": done.stderr.strip().removeprefix("error: "), "kind": "UsageError"}
+    refused = run(tmp_path, "deploy", "Acme", "--json")
+    assert refused.returncode == 2
+    assert json.loads(refused.stdout) == {
+        "tenant": "Acme", "deployment_id": None, "outcome": "refused", "services": [], "risks": [], "compose": "",
+        "error": refused.stderr.strip().removeprefix("error: "), "kind": "UsageError"}
 
 
 def test_bad_settings_are_named(tmp_path: Path) -> None:

@@ -115,8 +115,12 @@ def test_a_new_tenant_needs_confirmation(tenant: Tenant) -> None:
     tenant.push("backend", "3.0.0")
     with pytest.raises(ConfirmationRequired, match="new tenant"):
         Deployer(tenant.fresh_context()).deploy(tenant.name, "tester")
-    refused = tenant.cli("deploy", tenant.name)
+    refused = tenant.cli("deploy", tenant.name, "--json")
     assert refused.returncode != 0 and "--yes" in refused.stderr
+    shown = json.loads(refused.stdout)
+    assert shown["outcome"] == "refused" and shown["deployment_id"] is None and shown["kind"] == "ConfirmationRequired"
+    assert {s["name"] for s in shown["services"]} == {"frontend", "backend"}
+    assert all("new_tenant" in s["flags"] for s in shown["services"]) and shown["risks"]
     assert tenant.fresh_context().store.tenant(tenant.name) is None
     assert tenant.fresh_context().store.events(tenant.name)[0].outcome == "awaiting_confirmation"
 

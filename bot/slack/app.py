@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
 from bot.errors import UsageError
+from bot.service.confirmations import confirmation_store
 from bot.service.context import Context
 from bot.service.trail import Trail
 from bot.slack import listeners, listeners_deploy, listeners_notices
@@ -65,7 +66,7 @@ def build(ctx: Context, *, client: WebClient | None = None, confirm_ttl: float =
     tenant_channels = settings.tenant_channels if tenant_channels is None else tenant_channels
     rt = Runtime(ctx, client, Authorizer(settings.deployers, client, tenant_deployers=tenant_deployers,
                                          tenant_channels=tenant_channels),
-                 Confirmations(confirm_ttl), Trail(ctx, SlackPoster(client)))
+                 Confirmations(confirm_ttl, backend=confirmation_store(ctx)), Trail(ctx, SlackPoster(client)))
     app.middleware(Deduplicator())
     listeners.register(app, rt)
     listeners_deploy.register(app, rt)

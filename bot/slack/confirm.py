@@ -6,7 +6,8 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from bot.errors import Refused, UsageError
 
@@ -28,11 +29,44 @@ class Pending:
     progress_ts: str | None = None       # the progress message the confirmed deploy keeps updating
 
 
+class Backend(Protocol):
+    """Where pending confirmations are kept: memory (one process) or the store (bot.service.confirmations)."""
+
+    def put(self, record: dict[str, Any]) -> None: ...
+
+    def get(self, confirm_id: str) -> dict[str, Any] | None: ...
+
+    def delete(self, confirm_id: str) -> bool: ...
+
+    def sweep(self, now: float) -> None: ...
+
+
+class Memory:
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def put(self, record: dict[str, Any]) -> None:
+        self._rows[record["id"]] = record
+
+    def get(self, confirm_id: str) -> dict[str, Any] | None:
+        return self._rows.get(confirm_id)
+
+    def delete(self, confirm_id: str) -> bool:
+        return self._rows.pop(confirm_id, None) is not None
+
+    def sweep(self, now: float) -> None:
+        for key in [k for k, r in self._rows.items() if r["expires_at"] <= now]:
+            del self._rows[key]
+
+
 class Confirmations:
-    def __init__(self, ttl: float = TTL, clock: Callable[[], float] = time.monotonic) -> None:
+    """Wall-clock expiry (time.time), so a confirmation kept in the store means the same after a restart."""
+
+    def __init__(self, ttl: float = TTL, clock: Callable[[], float] = time.time,
+                 backend: Backend | None = None) -> None:
         self.ttl = ttl
         self.clock = clock
-        self._pending: dict[str, Pending] = {}
+        self.backend: Backend = backend or Memory()
         self._lock = threading.Lock()
 
     def add(self, *, requester: str, actor: str, tenant: str, digest: str, channel: str,
@@ -41,24 +75,21 @@ class Confirmations:
         pending = Pending(secrets.token_urlsafe(12), requester, actor, tenant, digest, channel, dict(overrides),
                           allow_downgrade, self.clock() + self.ttl, thread_id, progress_ts)
         with self._lock:
-            self._sweep()
-            self._pending[pending.id] = pending
+            self.backend.sweep(self.clock())
+            self.backend.put(asdict(pending))
         return pending
 
     def take(self, confirm_id: str, user: str) -> Pending:
         """The pending deploy, removed so a second click cannot run it again; the wrong user leaves it in place."""
         with self._lock:
-            self._sweep()
-            pending = self._pending.get(confirm_id)
-            if pending is None:
+            self.backend.sweep(self.clock())
+            record = self.backend.get(confirm_id)
+            if record is None:
                 raise UsageError("this confirmation has expired or was already used; run the command again "
                                  "for a fresh plan")
+            pending = Pending(**record)
             if pending.requester != user:
                 raise Refused(f"only <@{pending.requester}>, who asked for this deploy, can confirm or cancel it")
-            del self._pending[confirm_id]
+            if not self.backend.delete(confirm_id):
+                raise UsageError("this confirmation was already used")    # another process took it first
             return pending
-
-    def _sweep(self) -> None:
-        now = self.clock()
-        for key in [k for k, p in self._pending.items() if p.expires_at <= now]:
-            del self._pending[key]

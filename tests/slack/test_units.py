@@ -82,3 +82,27 @@ def test_manifests_declare_every_command_the_app_listens_to(path: str, socket_mo
     urls = {c.get("url") for c in commands} | {manifest["settings"]["interactivity"].get("request_url")}
     assert urls == ({None} if socket_mode else {"https://tagpin.example.com/slack/events"})
     assert {"commands", "chat:write", "usergroups:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
+def test_a_confirmation_kept_in_the_store_survives_a_restart_and_is_taken_once(tmp_path: Path) -> None:
+    from bot.adapters.confirmations import ConfirmationTable
+    from bot.adapters.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'tagpin.db'}")
+    store.migrate()
+    before = Confirmations(backend=ConfirmationTable(store))
+    token = _pending(before)
+    after = Confirmations(backend=ConfirmationTable(Store(store.url)))     # the bot restarted
+    with pytest.raises(Refused):
+        after.take(token, "UBOB")
+    assert after.take(token, "UALICE").tenant == "acme"
+    with pytest.raises(UsageError, match="already used"):
+        before.take(token, "UALICE")
+
+    now = [5000.0]
+    expiring = Confirmations(ttl=600, clock=lambda: now[0], backend=ConfirmationTable(store))
+    token = _pending(expiring)
+    now[0] += 601
+    with pytest.raises(UsageError, match="expired"):
+        expiring.take(token, "UALICE")
+    assert ConfirmationTable(store).count() == 0

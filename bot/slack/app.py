@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import Flask, Response, request
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -18,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
-from bot.errors import UsageError
+from bot.errors import ChatError, UsageError
 from bot.service.confirmations import confirmation_store
 from bot.service.context import Context
 from bot.service.trail import Trail
@@ -57,11 +59,19 @@ def build(ctx: Context, *, client: WebClient | None = None, confirm_ttl: float =
     if not settings.slack_bot_token:
         raise UsageError("SLACK_BOT_TOKEN is not set (OAuth & Permissions → Bot User OAuth Token, xoxb-…)")
     client = client or web_client(settings.slack_api_url, settings.slack_bot_token)
-    app = App(signing_secret=settings.slack_signing_secret or "", client=client,
-              # Acks answer synchronously (fast: parse only); the slow part runs in lazy listeners, a bounded
-              # pool of them, so a burst of work cannot starve the threads that must acknowledge.
-              process_before_response=True, name="tagpin",
-              listener_executor=ThreadPoolExecutor(max_workers=LAZY_WORKERS, thread_name_prefix="tagpin-lazy"))
+    try:
+        # bolt checks the token with auth.test here: an unreachable Slack or a refused token stops the start.
+        app = App(signing_secret=settings.slack_signing_secret or "", client=client,
+                  # Acks answer synchronously (fast: parse only); the slow part runs in lazy listeners, a
+                  # bounded pool of them, so a burst of work cannot starve the threads that must acknowledge.
+                  process_before_response=True, name="tagpin",
+                  listener_executor=ThreadPoolExecutor(max_workers=LAZY_WORKERS, thread_name_prefix="tagpin-lazy"))
+    except (BoltError, SlackApiError) as exc:      # bolt wraps auth.test's refusal in a BoltError
+        raise UsageError(f"Slack refused SLACK_BOT_TOKEN ({exc}): copy the Bot User OAuth Token (xoxb-…) from "
+                         "OAuth & Permissions") from exc
+    except (SlackClientError, OSError) as exc:
+        raise ChatError(f"cannot reach the Slack Web API at {client.base_url} to check the token: "
+                        f"{getattr(exc, 'reason', exc)} (TAGPIN_SLACK_API_URL, network)") from exc
     tenant_deployers = settings.tenant_deployers if tenant_deployers is None else tenant_deployers
     tenant_channels = settings.tenant_channels if tenant_channels is None else tenant_channels
     rt = Runtime(ctx, client, Authorizer(settings.deployers, client, tenant_deployers=tenant_deployers,

@@ -106,3 +106,23 @@ def test_a_confirmation_kept_in_the_store_survives_a_restart_and_is_taken_once(t
     with pytest.raises(UsageError, match="expired"):
         expiring.take(token, "UALICE")
     assert ConfirmationTable(store).count() == 0
+
+
+def test_the_bot_will_not_start_without_a_reachable_slack_or_with_a_refused_token(tmp_path: Path) -> None:
+    from bot.__main__ import build_context
+    from bot.config import Settings
+    from bot.errors import ChatError
+    from bot.slack.app import build, web_client
+    from bot.slack.localapi import LocalSlackAPI
+
+    with LocalSlackAPI() as api:
+        settings = Settings.from_env({"HOME": str(tmp_path), "TAGPIN_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+                                      "SLACK_BOT_TOKEN": "xoxb-t", "SLACK_SIGNING_SECRET": "s",
+                                      "TAGPIN_SLACK_API_URL": api.url})
+        ctx = build_context(settings)
+        api.fail("auth.test", status=200, times=1)
+        with pytest.raises(UsageError, match="Slack refused SLACK_BOT_TOKEN"):
+            build(ctx, client=web_client(api.url, "xoxb-t", backoff=0.01))
+        api.down = True
+        with pytest.raises(ChatError, match="cannot reach the Slack Web API"):
+            build(ctx, client=web_client(api.url, "xoxb-t", backoff=0.01))

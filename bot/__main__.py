@@ -52,9 +52,10 @@ LONG_RUNNING = {"shell": _shell, "bot": _bot}
 
 def one_line(message: str) -> str:
     """The CLI contract is one `error:` line; an error listing several problems is joined with '; '."""
-    parts = [line.strip() for line in message.splitlines() if line.strip()]
-    return " ".join(p if p.endswith(":") else p + ";" for p in parts[:-1]) + (" " if len(parts) > 1 else "") + (
-        parts[-1] if parts else "")
+    out = ""
+    for line in filter(None, (part.strip() for part in message.splitlines())):
+        out += line if not out else (" " if out.endswith(":") else "; ") + line
+    return out
 
 
 def refusal(tenant: str, exc: TagpinError) -> dict[str, Any]:

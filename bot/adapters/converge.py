@@ -39,7 +39,8 @@ def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[Se
            ) -> ServiceReport:
     if svc is None:
         return ServiceReport(name, target, (), 0, 0, "missing", "service not created yet")
-    desired = svc.desired if svc.desired >= 0 else max(len(svc.live_tasks), 1)
+    # A global service with no live task yet still wants one: "0 of 0" must not read as converged.
+    desired = svc.desired_tasks if svc.desired >= 0 else max(svc.desired_tasks, 1)
 
     def report(state: str, error: str | None) -> ServiceReport:
         return ServiceReport(name, target, svc.running_digests, svc.running, desired, state, error)

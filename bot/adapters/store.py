@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
@@ -54,8 +54,6 @@ class Store(Locks):
     @property
     def safe_url(self) -> str:
         """The URL without its password, for messages."""
-        from sqlalchemy.engine import make_url
-
         try:
             return make_url(self.url).render_as_string(hide_password=True)
         except Exception:

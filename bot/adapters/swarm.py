@@ -8,12 +8,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import docker
 import docker.errors
 
-from bot.errors import SwarmError
+from bot.domain.references import ImageRef, parse_reference
+from bot.errors import ImageReferenceError, SwarmError
 
 NAMESPACE = "com.docker.stack.namespace"
 # Task states that still count toward a rollout; anything past "running" is history.
@@ -60,6 +62,19 @@ class ServiceState:
         found = {digest_of(t.image) or t.image for t in self.tasks if t.desired == "running"
                  and t.state == "running"}
         return tuple(sorted(found))
+
+    @property
+    def desired_tasks(self) -> int:
+        """Replicas asked for; a global service wants one task per eligible node, i.e. its live tasks."""
+        return self.desired if self.desired >= 0 else len(self.live_tasks)
+
+    @cached_property
+    def spec(self) -> ImageRef | None:
+        """The spec image parsed (tag and digest), or None when it is not a reference tagpin can read."""
+        try:
+            return parse_reference(self.image)
+        except ImageReferenceError:
+            return None
 
     @property
     def running(self) -> int:

@@ -58,13 +58,15 @@ def status(data: dict[str, Any]) -> str:
                       *notes])
 
 
+def findings(items: list[dict[str, Any]], notes: list[str]) -> list[str]:
+    """The findings table (or nothing) and one line per registry note: shared by drift and watch."""
+    rows = [[f["tenant"], f["service"], f["kind"], f["detail"]] for f in items]
+    return ([table(rows, ["TENANT", "SERVICE", "KIND", "DETAIL"])] if rows else []) + [f"registry: {n}" for n in notes]
+
+
 def drift(data: dict[str, Any]) -> str:
-    if not data["findings"]:
-        out = [f"no drift in {len(data['tenants'])} tenant(s)"]
-    else:
-        rows = [[f["tenant"], f["service"], f["kind"], f["detail"]] for f in data["findings"]]
-        out = [table(rows, ["TENANT", "SERVICE", "KIND", "DETAIL"])]
-    out.extend(f"registry: {n}" for n in data.get("registry_notes", []))
+    head = [] if data["findings"] else [f"no drift in {len(data['tenants'])} tenant(s)"]
+    out = head + findings(data["findings"], data.get("registry_notes", []))
     out.append(f"scanned at {data.get('scanned_at')}; previous scan: {data.get('previous_scan_at') or 'never'}; "
                f"the watcher's last scan: {data.get('watcher_scan_at') or 'never'}")
     return "\n".join(out)
@@ -82,8 +84,7 @@ def tenants(data: dict[str, Any]) -> str:
 
 
 def watch(data: dict[str, Any]) -> str:
-    out = [drift({"tenants": [], "findings": data["findings"], "registry_notes": data["registry_errors"],
-                  "scanned_at": data["scanned_at"]}).rsplit("\n", 1)[0] if data["findings"] else "no drift"]
+    out = findings(data["findings"], data["registry_errors"]) if data["findings"] else ["no drift"]
     out.extend(f"{s['verb']}: {s['tenant']}/{s['service']} {s['kind']} (notice #{s['notice']})" for s in data["said"])
     out.extend(f"not said (retried next scan): {f}" for f in data["failed"])
     out.append(f"scanned at {data['scanned_at']}; {len(data['said'])} message(s) to the channel")

@@ -50,6 +50,11 @@ class Deployer:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @property
+    def lock_ttl(self) -> float:
+        """Long enough for a rollout, its rollback and the records; a crashed holder's lock expires after it."""
+        return self.ctx.settings.converge_timeout * 3 + 60
+
     def deploy(self, tenant: str, actor: str, *, dry_run: bool = False, overrides: Mapping[str, str] | None = None,
                allow_downgrade: bool = False, confirm: Callable[[Plan], bool] = lambda plan: False,
                plan_digest: str | None = None, on_step: Step = lambda step, detail: None) -> DeployResult:
@@ -58,7 +63,7 @@ class Deployer:
         token: str | None = None
         try:
             if not dry_run:
-                token = store.acquire(tenant, actor, ttl=self.ctx.settings.converge_timeout * 3 + 60)
+                token = store.acquire(tenant, actor, ttl=self.lock_ttl)
             return self._deploy(tenant, actor, dry_run, dict(overrides or {}), allow_downgrade, confirm,
                                 plan_digest, on_step, token)
         except TagpinError as exc:
@@ -80,8 +85,7 @@ class Deployer:
         new_tenant = store.tenant(tenant) is None
         pins = targets(ctx, template, current, overrides, allow_downgrade)
         plan = make_plan(tenant, new_tenant, template.services, current, pins)
-        compose = render(template, tenant, pins)
-        validate_rendered(compose)
+        compose = render(template, tenant, pins)          # render validates what it wrote
         on_step("planned", "; ".join(plan.risks) or "no risks")
         if dry_run:
             store.audit(actor, "deploy --dry-run", tenant, "planned", {"plan": plan.as_dict()})
@@ -148,7 +152,7 @@ class Deployer:
         store = self.ctx.store
         token: str | None = None
         try:
-            token = store.acquire(tenant, actor, ttl=self.ctx.settings.converge_timeout * 3 + 60)
+            token = store.acquire(tenant, actor, ttl=self.lock_ttl)
             done = store.converged(tenant, limit=2)
             if len(done) < 2:
                 raise NotFound(f"{tenant} has no earlier converged deployment to roll back to")

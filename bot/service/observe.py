@@ -8,10 +8,10 @@ from typing import Any
 
 from bot.adapters.swarm import ServiceState
 from bot.domain.drift import Available, Finding, Observed, find_drift
-from bot.domain.references import ImageRef, parse_reference
+from bot.domain.references import ImageRef
 from bot.domain.stacks import Pin, ServiceTemplate
 from bot.domain.tenants import validate_tenant
-from bot.errors import ImageReferenceError, NotFound, TagpinError
+from bot.errors import NotFound, TagpinError
 from bot.service.context import Context
 from bot.service.resolve import Registry, resolve
 
@@ -39,7 +39,7 @@ class ScanRegistry:
 
 def observed(svc: ServiceState) -> Observed:
     return Observed(svc.short_name, svc.image, svc.running_digests, svc.running,
-                    svc.desired if svc.desired >= 0 else len(svc.live_tasks), svc.update_state)
+                    svc.desired_tasks, svc.update_state)
 
 
 @dataclass
@@ -53,12 +53,7 @@ class Scan:
 def available(registry: Registry, template: ServiceTemplate, svc: ServiceState | None
               ) -> tuple[Available, TagpinError | None]:
     """The best allowed pin now and the spec tag's current digest; a registry error becomes a note, not a crash."""
-    spec_tag = None
-    if svc is not None:
-        try:
-            spec_tag = parse_reference(svc.image).tag
-        except ImageReferenceError:
-            spec_tag = None
+    spec_tag = svc.spec.tag if svc is not None and svc.spec is not None else None
     try:
         best = resolve(registry, template.image, template.policy, current=spec_tag, allow_downgrade=True)
         moved = registry.digest(template.image, spec_tag) if spec_tag else None
@@ -90,11 +85,11 @@ class Observer:
                 "name": t.name, "image": t.image.name(), "spec_reference": spec,
                 "running_digests": list(svc.running_digests) if svc else [],
                 "replicas": {"running": svc.running if svc else 0,
-                             "desired": (svc.desired if svc.desired >= 0 else len(svc.live_tasks)) if svc else 0},
+                             "desired": svc.desired_tasks if svc else 0},
                 "update_state": svc.update_state if svc else None,
                 "available": {"tag": best.tag, "digest": best.digest} if best else None,
                 "registry_note": notes[t.name] or None,
-                "drift": [_finding(f) for f in findings if f.service == t.name],
+                "drift": [finding_dict(f) for f in findings if f.service == t.name],
             })
         self.ctx.store.audit(actor, "status", tenant, "ok")
         return {"tenant": tenant, "services": services}
@@ -126,7 +121,7 @@ class Observer:
         self.ctx.store.audit(actor, "drift", wanted[0] if len(wanted) == 1 else None,
                              "drift" if findings else "ok", {"tenants": len(wanted), "findings": len(findings)})
         return {
-            "tenants": wanted, "findings": [_finding(f) for f in findings],
+            "tenants": wanted, "findings": [finding_dict(f) for f in findings],
             "registry_notes": [str(e) for e in scan.errors],
             "scanned_at": record.finished_at.isoformat(),
             "previous_scan_at": previous.finished_at.isoformat() if previous else None,
@@ -134,6 +129,6 @@ class Observer:
         }
 
 
-def _finding(f: Finding) -> dict[str, Any]:
+def finding_dict(f: Finding) -> dict[str, Any]:
     return {"tenant": f.tenant, "service": f.service, "kind": f.kind, "running": f.running, "target": f.target,
             "detail": f.detail}

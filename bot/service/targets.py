@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from bot.domain.plans import Running
-from bot.domain.references import parse_reference
 from bot.domain.stacks import Pin, ServiceTemplate, StackTemplate
 from bot.domain.versions import Rejection, Version, parse_tag
-from bot.errors import ImageReferenceError, NotFound, UsageError
+from bot.errors import NotFound, UsageError
 from bot.service.context import Context
 from bot.service.resolve import resolve
 
@@ -18,12 +17,8 @@ def current_pins(ctx: Context, tenant: str) -> dict[str, Running]:
     """What each service's spec pins now, from Swarm (absent services are simply not in the map)."""
     out: dict[str, Running] = {}
     for name, svc in ctx.swarm.stack(tenant).items():
-        try:
-            ref = parse_reference(svc.image)
-        except ImageReferenceError:
-            out[name] = Running(svc.image, None, None)
-            continue
-        out[name] = Running(svc.image, ref.tag, ref.digest)
+        ref = svc.spec
+        out[name] = Running(svc.image, ref.tag if ref else None, ref.digest if ref else None)
     return out
 
 

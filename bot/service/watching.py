@@ -14,10 +14,10 @@ from bot.adapters.notices import DriftNotice, NoticeStore, client_versions
 from bot.domain.clients import outdated_client
 from bot.domain.drift import Finding
 from bot.domain.notices import Action, Notice, plan
-from bot.domain.references import ImageRef, parse_reference
-from bot.errors import ImageReferenceError, NotFound, RateLimited, TagpinError
+from bot.domain.references import ImageRef
+from bot.errors import NotFound, RateLimited, TagpinError
 from bot.service.context import Context
-from bot.service.observe import Observer, Scan, ScanRegistry
+from bot.service.observe import Observer, Scan, ScanRegistry, finding_dict
 from bot.service.resolve import Registry
 
 log = logging.getLogger("tagpin.watch")
@@ -44,8 +44,7 @@ class WatchReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "scanned_at": self.scanned_at.isoformat(),
-            "findings": [{"tenant": f.tenant, "service": f.service, "kind": f.kind, "running": f.running,
-                          "target": f.target, "detail": f.detail} for f in self.findings],
+            "findings": [finding_dict(f) for f in self.findings],
             "said": self.said, "failed": self.failed, "registry_errors": self.registry_errors,
         }
 
@@ -98,10 +97,7 @@ class Watcher:
                 continue
             for tenant in scan.tenants:
                 running = scan.stacks.get(tenant, {}).get(service)
-                try:
-                    tag = parse_reference(running.image).tag if running else None
-                except ImageReferenceError:
-                    tag = None
+                tag = running.spec.tag if running is not None and running.spec is not None else None
                 seen = client_versions(self.ctx.store, tenant, app, since)
                 finding = outdated_client(tenant, service, tag, svc_template.policy, seen)
                 if finding is not None:

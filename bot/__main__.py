@@ -60,7 +60,7 @@ def one_line(message: str) -> str:
 
 def refusal(tenant: str, exc: TagpinError) -> dict[str, Any]:
     """A deploy or rollback that applied nothing still answers in the deploy shape, with outcome "refused"."""
-    plan = exc.plan if isinstance(exc, ConfirmationRequired) and exc.plan else {}
+    plan = exc.plan.as_dict() if isinstance(exc, ConfirmationRequired) and exc.plan is not None else {}
     return {"tenant": tenant, "deployment_id": None, "outcome": "refused", "services": plan.get("services", []),
             "risks": plan.get("risks", []), "compose": ""}
 

@@ -80,9 +80,9 @@ class Refused(TagpinError):
 class ConfirmationRequired(TagpinError):
     """A risky plan needs an explicit confirmation (--yes on the CLI, a button in Slack)."""
 
-    def __init__(self, message: str, plan: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, plan: Any = None) -> None:
         super().__init__(message)
-        self.plan = plan            # the plan that waits (Plan.as_dict()), so callers can show it
+        self.plan = plan            # the bot.domain.plans.Plan that waits, so callers can show it without replanning
 
 
 class ChatError(TagpinError):

@@ -12,11 +12,11 @@ from bot.service.context import Context
 from bot.slack import plaintext
 from bot.slack.app import build, flask_app, web_client
 from bot.slack.localapi import LocalSlackAPI
-from bot.slack.runtime import Runtime
 from bot.slack.signing import action_body, signed_headers, slash_body
 
 TOKEN = "xoxb-local-shell"
 CHANNEL = "CSHELL"
+SHELL_AUDIT = "CSHELLAUDIT"
 INTRO = ("tagpin shell: type slash commands as in Slack (/deploy acme, /status acme, /drift, /audit, /rollback "
          "acme, /tagpin help); `confirm` or `cancel` answers buttons; `exit` quits.")
 
@@ -27,10 +27,10 @@ class Shell:
         self.secret = secrets.token_hex(16)        # this shell's own signing secret: requests are really signed
         s = ctx.settings
         settings = replace(s, slack_api_url=api.url, slack_bot_token=TOKEN, slack_signing_secret=self.secret,
-                           slack_app_token=None, audit_channel=s.audit_channel or "CAUDIT",
+                           # The shell's own audit channel: its rows never mix with the real bot's outbox.
+                           slack_app_token=None, audit_channel=SHELL_AUDIT,
                            deployers=s.deployers or (user,))
         app, self.rt = build(replace(ctx, settings=settings), client=web_client(api.url, TOKEN, backoff=0.1))
-        self.rt.trail.flush()
         self.http = flask_app(app).test_client()
         self.users = {user: name, "UTAGPIN": "tagpin"}
         self.channels = {CHANNEL: "#shell", settings.audit_channel or "": "#audit"}
@@ -38,10 +38,6 @@ class Shell:
         self.turn = 0
         if not s.deployers:
             self.say(f"(TAGPIN_DEPLOYERS is empty: in this shell @{name} may deploy)")
-
-    @property
-    def runtime(self) -> Runtime:
-        return self.rt
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)

@@ -43,10 +43,10 @@ class Outbox:
         with self.store.session() as s:
             return s.get(OutboxMessage, row_id)
 
-    def pending(self, limit: int = 200) -> list[OutboxMessage]:
-        """Unposted rows, oldest first, so a thread's parent always goes before its replies."""
+    def pending(self, channel: str, limit: int = 200) -> list[OutboxMessage]:
+        """Unposted rows of one channel, oldest first, so a thread's parent always goes before its replies."""
         with self.store.session() as s:
-            query = (select(OutboxMessage).where(col(OutboxMessage.ts).is_(None))
+            query = (select(OutboxMessage).where(col(OutboxMessage.ts).is_(None), OutboxMessage.channel == channel)
                      .order_by(col(OutboxMessage.id)).limit(limit))
             return list(s.exec(query))
 

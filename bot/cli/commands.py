@@ -15,6 +15,7 @@ from bot.service.context import Context
 from bot.service.deploy import Deployer
 from bot.service.observe import Observer
 from bot.service.resolve import resolve
+from bot.service.trail import recent_events
 
 Result = tuple[dict[str, Any], str, bool]
 
@@ -61,10 +62,7 @@ def do_drift(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def do_audit(ctx: Context, args: argparse.Namespace) -> Result:
-    events = ctx.store.events(args.tenant, limit=args.limit)
-    data = {"events": [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "command": e.command,
-                        "tenant": e.tenant, "outcome": e.outcome, "detail": e.detail,
-                        "deployment_id": e.deployment_id} for e in events]}
+    data = {"events": recent_events(ctx, args.tenant, args.limit)}
     return data, text.audit(data), True
 
 

@@ -92,9 +92,9 @@ class Deployer:
             return DeployResult(tenant, "planned", plan, compose, message="dry run: nothing applied")
         if plan_digest is not None and plan_digest != plan.digest():
             raise ConfirmationRequired("the plan changed since it was confirmed; review the new plan and "
-                                       "confirm again", plan.as_dict())
+                                       "confirm again", plan)
         if plan.risky and plan_digest is None and not confirm(plan):
-            raise ConfirmationRequired("this deploy needs confirmation: " + "; ".join(plan.risks), plan.as_dict())
+            raise ConfirmationRequired("this deploy needs confirmation: " + "; ".join(plan.risks), plan)
         return self.apply(tenant, actor, "deploy", plan, compose, pins, new_tenant, on_step, token)
 
     def apply(self, tenant: str, actor: str, command: str, plan: Plan, compose: str, pins: Mapping[str, Pin],

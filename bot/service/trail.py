@@ -41,14 +41,11 @@ class Trail:
         self.poster = poster
         self.outbox = Outbox(ctx.store) if self.channel else None
 
-    @property
-    def enabled(self) -> bool:
-        return self.outbox is not None and self.channel is not None
-
     def open(self, actor: str, command: str, tenant: str | None, text: str) -> Thread | None:
         """The parent message of one command's thread: stored, then posted."""
         if self.outbox is None or self.channel is None:
             return None
+        self.flush()                # posts the Web API missed earlier go out before this command's
         payload = {"actor": actor, "command": command, "tenant": tenant or "", "step": "started"}
         row = self.outbox.add(self.channel, text, _metadata(payload))
         assert row.id is not None
@@ -69,11 +66,12 @@ class Trail:
 
     def flush(self) -> int:
         """Post every pending row (parents before replies); stop at the first failure. Returns how many posted."""
-        if self.outbox is None:
+        if self.outbox is None or self.channel is None:
             return 0
         posted = 0
         with _posting:
-            for row in self.outbox.pending():
+            # Only this trail's channel: a local shell sharing the database must not post the bot's rows.
+            for row in self.outbox.pending(self.channel):
                 outcome = self._post(row)
                 if outcome is None:
                     break

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, Response, request
@@ -48,9 +47,7 @@ def web_client(base_url: str, token: str | None, *, backoff: float = 0.5) -> Web
     ])
 
 
-def build(ctx: Context, *, client: WebClient | None = None, confirm_ttl: float = TTL,
-          tenant_deployers: Mapping[str, Sequence[str]] | None = None,
-          tenant_channels: Mapping[str, Sequence[str]] | None = None) -> tuple[App, Runtime]:
+def build(ctx: Context, *, client: WebClient | None = None) -> tuple[App, Runtime]:
     """The bolt App and the runtime its listeners share; signature verification is always on."""
     settings = ctx.settings
     if not settings.slack_signing_secret and not settings.slack_app_token:
@@ -72,11 +69,9 @@ def build(ctx: Context, *, client: WebClient | None = None, confirm_ttl: float =
     except (SlackClientError, OSError) as exc:
         raise ChatError(f"cannot reach the Slack Web API at {client.base_url} to check the token: "
                         f"{getattr(exc, 'reason', exc)} (TAGPIN_SLACK_API_URL, network)") from exc
-    tenant_deployers = settings.tenant_deployers if tenant_deployers is None else tenant_deployers
-    tenant_channels = settings.tenant_channels if tenant_channels is None else tenant_channels
-    rt = Runtime(ctx, client, Authorizer(settings.deployers, client, tenant_deployers=tenant_deployers,
-                                         tenant_channels=tenant_channels),
-                 Confirmations(confirm_ttl, backend=confirmation_store(ctx)), Trail(ctx, SlackPoster(client)))
+    rt = Runtime(ctx, client, Authorizer(settings.deployers, client, tenant_deployers=settings.tenant_deployers,
+                                         tenant_channels=settings.tenant_channels),
+                 Confirmations(TTL, backend=confirmation_store(ctx)), Trail(ctx, SlackPoster(client)))
     app.middleware(Deduplicator())
     listeners.register(app, rt)
     listeners_deploy.register(app, rt)

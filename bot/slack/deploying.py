@@ -52,32 +52,33 @@ class DeployRun:
         self.rt.trail.step(self.thread, step, f"{step}: {detail}")
 
     def deploy(self, plan_digest: str | None = None) -> None:
-        seen: list[Plan] = []
-
-        def confirm(plan: Plan) -> bool:
-            seen.append(plan)
-            return False            # in Slack a risky plan is confirmed with a button, never implicitly
-
+        # No confirm callback: in Slack a risky plan is confirmed with a button, never implicitly.
         self._run(lambda: Deployer(self.rt.ctx).deploy(
             self.tenant, self.actor, overrides=self.overrides, allow_downgrade=self.allow_downgrade,
-            confirm=confirm, plan_digest=plan_digest, on_step=self.step), seen, plan_digest)
+            plan_digest=plan_digest, on_step=self.step), plan_digest)
 
     def rollback(self) -> None:
-        self._run(lambda: Deployer(self.rt.ctx).rollback(self.tenant, self.actor, on_step=self.step), [], None)
+        self._run(lambda: Deployer(self.rt.ctx).rollback(self.tenant, self.actor, on_step=self.step), None)
 
-    def _run(self, action: Callable[[], DeployResult], seen: list[Plan], plan_digest: str | None) -> None:
+    def _run(self, action: Callable[[], DeployResult], plan_digest: str | None) -> None:
         try:
             result = action()
         except ConfirmationRequired as exc:
-            if seen and plan_digest is None:
-                self._ask(seen[-1], "")
-            else:
-                self._replan(str(exc))
+            if exc.plan is None:
+                safe_respond(self.respond, translate(exc, f"{self.command} {self.tenant}"))
+            elif plan_digest is None:
+                self._ask(exc.plan, "")
+            else:           # the confirmed plan is no longer the plan: refuse, and ask about the new one
+                self.rt.trail.step(self.thread, "refused", f"refused: {exc}")
+                self._ask(exc.plan, "The plan changed since you saw it, so nothing was deployed. This is the new "
+                                    "plan:")
             return
         except Exception as exc:
             message = translate(exc, f"{self.command} {self.tenant}")
-            self._finish(f":red_circle: *refused*: {exc}" if isinstance(exc, TagpinError)
-                         else ":red_circle: *failed* (internal error)", "refused", message["text"])
+            expected = isinstance(exc, TagpinError)
+            self._finish(f":red_circle: *refused*: {exc}" if expected
+                         else ":red_circle: *failed* (internal error)", "refused" if expected else "failed",
+                         message["text"])
             safe_respond(self.respond, message)
             return
         data = result.as_dict()
@@ -96,18 +97,6 @@ class DeployRun:
             self._progress.finish(f":raised_hand: waiting for <@{self.user}> to confirm: " + "; ".join(plan.risks))
         self.rt.trail.step(self.thread, "awaiting_confirmation", "needs confirmation: " + "; ".join(plan.risks),
                            plan_digest=plan.digest())
-
-    def _replan(self, reason: str) -> None:
-        """The confirmed plan is no longer the plan: refuse, and show the new one for a fresh confirmation."""
-        self.rt.trail.step(self.thread, "refused", f"refused: {reason}")
-        try:
-            fresh = Deployer(self.rt.ctx).deploy(self.tenant, self.actor, dry_run=True, overrides=self.overrides,
-                                                 allow_downgrade=self.allow_downgrade)
-        except Exception as exc:
-            safe_respond(self.respond, translate(exc, f"replan {self.tenant}"))
-            return
-        assert fresh.plan is not None
-        self._ask(fresh.plan, "The plan changed since you saw it, so nothing was deployed. This is the new plan:")
 
     def _finish(self, line: str, outcome: str, trail_text: str, deployment_id: int | None = None) -> None:
         if self._progress is not None:

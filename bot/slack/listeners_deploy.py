@@ -19,11 +19,11 @@ from bot.slack.posting import safe_respond
 from bot.slack.runtime import Runtime, user_of
 
 
-def _authorize(rt: Runtime, user: str, actor: str, tenant: str, channel: str, command: str,
-               thread: Thread | None = None) -> None:
-    """Raise Refused after recording it: in the database first, then in the Slack audit thread."""
+def authorize(rt: Runtime, user: str, actor: str, tenant: str, channel: str, command: str, verb: str,
+              thread: Thread | None = None) -> None:
+    """Raise Refused (saying the user may not `verb`) after recording it: the database first, then Slack."""
     try:
-        rt.authorizer.check(user, tenant, channel, "deploy" if command != "rollback" else "roll back")
+        rt.authorizer.check(user, tenant, channel, verb)
     except Refused as exc:
         rt.ctx.store.audit(actor, command, tenant, "refused", {"error": str(exc), "kind": "Refused"})
         if thread is None:
@@ -42,8 +42,7 @@ def deploy(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) 
         assert result.plan is not None
         respond(response_type="ephemeral", **blocks.plan(result.plan.as_dict(), notice="Dry run: nothing applied."))
         return
-    _authorize(rt, user, actor, inv.tenant, str(cmd.get("channel_id")), "deploy")
-    rt.trail.flush()                   # earlier posts the Web API missed go out before this command's
+    authorize(rt, user, actor, inv.tenant, str(cmd.get("channel_id")), "deploy", "deploy")
     run = DeployRun(rt, user, actor, inv.tenant, str(cmd.get("channel_id")), respond, overrides=inv.overrides,
                     allow_downgrade=inv.allow_downgrade)
     run.open(f"`{cmd.get('command')} {cmd.get('text')}` by {actor}")
@@ -53,8 +52,7 @@ def deploy(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) 
 def rollback(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) -> None:
     assert inv.tenant is not None
     user, actor = user_of(cmd)
-    _authorize(rt, user, actor, inv.tenant, str(cmd.get("channel_id")), "rollback")
-    rt.trail.flush()
+    authorize(rt, user, actor, inv.tenant, str(cmd.get("channel_id")), "rollback", "roll back")
     run = DeployRun(rt, user, actor, inv.tenant, str(cmd.get("channel_id")), respond, command="rollback")
     run.open(f"`{cmd.get('command')} {cmd.get('text')}` by {actor}")
     run.rollback()
@@ -84,7 +82,7 @@ def register(app: App, rt: Runtime) -> None:
                 return
             p, actor = taken
             thread = Thread(p.thread_id) if p.thread_id is not None else None
-            _authorize(rt, p.requester, actor, p.tenant, p.channel, "deploy", thread)
+            authorize(rt, p.requester, actor, p.tenant, p.channel, "deploy", "deploy", thread)
             respond(replace_original=True, **blocks.text(f":white_check_mark: <@{p.requester}> confirmed plan "
                                                          f"{p.digest[:12]}; deploying {p.tenant}…"))
             rt.trail.step(thread, "confirmed", f"confirmed by {actor}", plan_digest=p.digest)

@@ -13,7 +13,8 @@ from bot.service.watching import snooze
 from bot.slack import blocks, notice_blocks
 from bot.slack.deploying import DeployRun
 from bot.slack.failures import translate
-from bot.slack.listeners_deploy import _authorize
+from bot.slack.listeners_deploy import authorize
+from bot.slack.notifier import SlackNotifier
 from bot.slack.posting import safe_respond
 from bot.slack.runtime import Runtime, user_of
 
@@ -36,8 +37,7 @@ def _channel(body: dict[str, Any]) -> str:
 def deploy_now(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
     notice, tenant = _target(body)
     user, actor = user_of(body)
-    _authorize(rt, user, actor, tenant, _channel(body), "deploy")
-    rt.trail.flush()
+    authorize(rt, user, actor, tenant, _channel(body), "deploy", "deploy")
     run = DeployRun(rt, user, actor, tenant, _channel(body), respond)
     run.open(f"Deploy now on drift notice #{notice} by {actor}")
     run.deploy()
@@ -55,13 +55,11 @@ def show_plan(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
 def snooze_notice(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
     notice_id, tenant = _target(body)
     user, actor = user_of(body)
-    _authorize(rt, user, actor, tenant, _channel(body), "snooze")
+    authorize(rt, user, actor, tenant, _channel(body), "snooze", "snooze drift notices of")
     notice = snooze(rt.ctx, notice_id, SNOOZE_HOURS, actor)
-    message = (body.get("message") or {}).get("ts")
-    if message:
-        # The notice itself shows the snooze, for everyone in the channel.
-        rt.client.chat_update(channel=_channel(body), ts=message, text=notice_blocks.text(notice),
-                              blocks=notice_blocks.blocks(notice))
+    if notice.ts:
+        # The notice itself shows the snooze, for everyone in the channel: the watcher's own edit.
+        SlackNotifier(rt.client, _channel(body)).update(notice)
     safe_respond(respond, blocks.text(f":zzz: Reminders for notice #{notice_id} paused until "
                                       f"{notice.snoozed_until:%Y-%m-%d %H:%M} UTC."),
                  replace_original=False)

@@ -15,6 +15,8 @@ EMOJI = {"behind": ":arrow_up:", "tag_moved": ":warning:", "unpinned": ":rotatin
 
 class NoticeLike(Protocol):
     id: int | None
+    channel: str
+    ts: str | None
     tenant: str
     service: str
     kind: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +48,6 @@ class Runtime:
     confirmations: Confirmations
     trail: Trail
     inflight: Inflight = field(default_factory=Inflight)
-    started: float = field(default_factory=time.monotonic)
 
 
 def who(user_id: str, user_name: str | None) -> str:

@@ -14,7 +14,8 @@ from bot.service.deploy import Deployer
 from bot.service.watching import Watcher
 from bot.slack.app import web_client
 from bot.slack.localapi import LocalSlackAPI
-from bot.watch import SlackNotifier, make_watcher
+from bot.slack.notifier import SlackNotifier
+from bot.watch import make_watcher
 from tests.e2e.conftest import Tenant
 from tests.support.fake_registry import FakeRegistry, json_reply
 

@@ -113,11 +113,11 @@ def test_the_web_api_down_during_a_deploy_keeps_the_audit_rows_and_posts_them_la
     assert next(e.outcome for e in bot.rt.ctx.store.events(tenant.name)) == "converged"
     assert bot.posts(AUDIT) == []
     assert bot.rt.trail.outbox is not None
-    pending = bot.rt.trail.outbox.pending()
+    pending = bot.rt.trail.outbox.pending(AUDIT)
     assert len(pending) >= 5 and all(p.attempts <= 1 for p in pending)
 
     bot.api.down = False
     assert bot.rt.trail.flush() == len(pending)
     parent, replies = _trail(bot)
     assert "/deploy" in parent["text"] and _steps(replies)[-1] == "converged"
-    assert bot.rt.trail.outbox.pending() == []
+    assert bot.rt.trail.outbox.pending(AUDIT) == []

@@ -10,7 +10,7 @@ from bot.service.deploy import Deployer
 from bot.service.watching import Watcher
 from bot.slack import notice_blocks
 from bot.slack.app import web_client
-from bot.watch import SlackNotifier
+from bot.slack.notifier import SlackNotifier
 from tests.e2e.conftest import Tenant
 from tests.slack.harness import TOKEN, Bot
 

@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from recovery.beacons import BeaconStore
 from recovery.blueprint import bp
+from recovery.errors import json_error
 from recovery.ratelimit import RateLimiter
 from recovery.runtime import Runtime, install
 from recovery.settings import PREFIX, RecoverySettings
@@ -31,7 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     # Urlencoding can triple a recovery file, so the body limit leaves room; echo checks the decoded size.
     body_limit = 3 * settings.max_bytes + 64 * 1024
-    app.config.update(MAX_CONTENT_LENGTH=body_limit, MAX_FORM_MEMORY_SIZE=body_limit, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=body_limit, MAX_FORM_MEMORY_SIZE=body_limit)
     app.config.update({k: v for k, v in overrides.items() if not k.startswith(PREFIX)})
     if settings.proxy_hops:
         # Behind a proxy the client address (for rate limits) is in X-Forwarded-For, set by that many hops.
@@ -48,19 +49,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _json_error(status: int, code: str, message: str, **extra: str) -> Response:
-    resp = jsonify({"error": {"status": status, "code": code, "message": message, **extra}})
-    resp.status_code = status
-    return resp
-
-
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     message = exc.description or exc.name
     if isinstance(exc, RequestEntityTooLarge) and "larger than" not in message:
         message = "the request body is larger than this service accepts"
     code = (exc.name or "error").lower().replace(" ", "_")
-    resp = _json_error(status, code, message)
+    resp = json_error(status, code, message)
     for name, value in exc.get_headers():
         if name in ("Allow", "Retry-After"):  # keep what the exception says about how to retry
             resp.headers[name] = value
@@ -70,5 +65,5 @@ def _http_error(exc: HTTPException) -> Response:
 def _bug(exc: Exception) -> Response:
     reference = uuid.uuid4().hex[:12]
     log.exception("unexpected error (reference %s)", reference, exc_info=exc)
-    return _json_error(500, "internal_error", f"an unexpected error happened; quote reference {reference}",
+    return json_error(500, "internal_error", f"an unexpected error happened; quote reference {reference}",
                        reference=reference)

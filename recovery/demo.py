@@ -6,6 +6,7 @@ import time
 
 from flask import Response, abort, jsonify, request, send_from_directory
 
+from recovery.errors import json_error
 from recovery.runtime import runtime
 
 # What the demo server claims to run: newer than the page's 1.10.0, as in the incident.
@@ -31,8 +32,7 @@ def mode() -> Response:
         wanted = (request.get_json(silent=True) or {}).get("mode")
         if wanted not in MODES:
             abort(400, description=f"mode must be one of {', '.join(MODES)}")
-        with rt.lock:
-            rt.demo_mode = str(wanted)
+        rt.demo_mode = str(wanted)      # one reference assignment: atomic, no lock needed
     return jsonify({"mode": rt.demo_mode, "modes": list(MODES)})
 
 
@@ -42,10 +42,10 @@ def submit() -> Response | tuple[Response, int]:
     current = rt.demo_mode
     if current == "409":
         client = request.headers.get("X-App-Version", "unknown")
-        return jsonify({"error": {"status": 409, "code": "client_outdated", "message":
-                        f"client outdated: this page is {client}, the server needs {SERVER_VERSION}"}}), 409
+        return json_error(409, "client_outdated",
+                          f"client outdated: this page is {client}, the server needs {SERVER_VERSION}")
     if current == "500":
-        return jsonify({"error": {"status": 500, "code": "internal_error", "message": "demo failure"}}), 500
+        return json_error(500, "internal_error", "demo failure")
     if current == "slow":
         time.sleep(SLOW_SECONDS)  # longer than the page's submit timeout, so the snippet gives up first
     work = request.get_json(silent=True) or {}

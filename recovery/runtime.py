@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
@@ -23,9 +22,7 @@ class Runtime:
     snippet: Snippet
     beacons: BeaconStore
     limiter: RateLimiter
-    # The demo's failure switch; a lock because gunicorn threads and the test server share it.
-    demo_mode: str = "ok"
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    demo_mode: str = "ok"               # the demo's failure switch
 
 
 def install(app: Flask, rt: Runtime) -> None:

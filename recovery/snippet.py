@@ -22,12 +22,14 @@ class Snippet:
     body: bytes
     sha256: str
     integrity: str
+    gzip_bytes: int             # the manifest reports it; the body never changes, so compress once
 
     @classmethod
     def load(cls, path: Path) -> Snippet:
         body = path.read_bytes()
         sha384 = base64.b64encode(hashlib.sha384(body).digest()).decode()
-        return cls(body=body, sha256=hashlib.sha256(body).hexdigest(), integrity=f"sha384-{sha384}")
+        return cls(body=body, sha256=hashlib.sha256(body).hexdigest(), integrity=f"sha384-{sha384}",
+                   gzip_bytes=len(gzip.compress(body, 9)))
 
     @property
     def version(self) -> str:
@@ -35,11 +37,15 @@ class Snippet:
         return self.sha256[:16]
 
     def response(self, cache_control: str) -> Response:
-        resp = Response(self.body, mimetype="text/javascript")
-        resp.set_etag(self.version)
-        resp.headers["Cache-Control"] = cache_control
-        resp.make_conditional(request)
-        return resp
+        return conditional(Response(self.body, mimetype="text/javascript"), self.version, cache_control)
+
+
+def conditional(resp: Response, etag: str, cache_control: str) -> Response:
+    """ETag + Cache-Control, then 304 when the client already has it."""
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = cache_control
+    resp.make_conditional(request)
+    return resp
 
 
 def script() -> Response:
@@ -66,10 +72,6 @@ def manifest() -> Response:
         "integrity": snippet.integrity,
         "sha256": snippet.sha256,
         "bytes": len(snippet.body),
-        "gzip_bytes": len(gzip.compress(snippet.body, 9)),
+        "gzip_bytes": snippet.gzip_bytes,
     }
-    resp = jsonify(body)
-    resp.set_etag(snippet.version)
-    resp.headers["Cache-Control"] = "no-cache"
-    resp.make_conditional(request)
-    return resp
+    return conditional(jsonify(body), snippet.version, "no-cache")

@@ -7,6 +7,7 @@ import json
 from flask import Response, abort, jsonify, request
 
 from recovery import beacons, fileformat
+from recovery.errors import json_error
 from recovery.runtime import runtime
 
 BEACON_MAX_BYTES = 4096
@@ -23,7 +24,7 @@ def echo() -> Response:
     try:
         parsed = fileformat.parse(text)
     except fileformat.InvalidRecoveryFile as exc:
-        return _error(400, exc.code, str(exc))
+        return json_error(400, exc.code, str(exc))
     # Exactly the bytes that were posted: the checksum the user keeps must match what they downloaded.
     resp = Response(text, mimetype="application/json")
     resp.headers["Content-Disposition"] = f'attachment; filename="{parsed.filename}"'
@@ -37,7 +38,7 @@ def beacon() -> Response | tuple[Response, int]:
     rt = runtime()
     retry = rt.limiter.hit(request.remote_addr or "-")
     if retry:
-        resp = _error(429, "rate_limited", f"too many beacons; retry in {retry:.0f} s")
+        resp = json_error(429, "rate_limited", f"too many beacons; retry in {retry:.0f} s")
         resp.headers["Retry-After"] = str(max(1, round(retry)))
         return resp
     if request.content_length is not None and request.content_length > BEACON_MAX_BYTES:
@@ -51,12 +52,8 @@ def beacon() -> Response | tuple[Response, int]:
     try:
         parsed = beacons.parse(json.loads(raw))
     except ValueError as exc:  # json's errors and InvalidBeacon alike
-        return _error(400, "invalid_beacon", str(exc))
+        return json_error(400, "invalid_beacon", str(exc))
     beacon_id = rt.beacons.add(parsed, request.user_agent.string)
     return jsonify({"id": beacon_id}), 201
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    resp = jsonify({"error": {"status": status, "code": code, "message": message}})
-    resp.status_code = status
-    return resp

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 
 import pytest
 
@@ -73,22 +72,23 @@ def test_an_image_that_cannot_start_is_rolled_back_to_the_old_digest(tenant: Ten
 def test_two_concurrent_deploys_one_runs_the_other_names_the_holder(tenant: Tenant) -> None:
     tenant.push("frontend", "1.10.0")
     tenant.push("backend", "3.0.0")
-    outcomes: list[str] = []
+    refusals: list[str] = []
 
-    def go() -> None:
-        try:
-            outcomes.append(str(_deploy(tenant)["outcome"]))
-        except LockHeld as exc:
-            outcomes.append(f"refused: {exc}")
+    def second_deploy_while_the_first_applies(step: str, detail: str) -> None:
+        # Deterministic overlap: the second deploy starts, in another process's context, while the first holds
+        # the lock -- no race on which thread gets there first.
+        if step == "applying":
+            with pytest.raises(LockHeld) as held:
+                Deployer(tenant.fresh_context()).deploy(tenant.name, "second", confirm=lambda plan: True)
+            refusals.append(str(held.value))
 
-    threads = [threading.Thread(target=go) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(180)
-    assert sorted(o.split(":")[0] for o in outcomes) == ["converged", "refused"], outcomes
-    refusal = next(o for o in outcomes if o.startswith("refused"))
-    assert f"{tenant.name} is being deployed by tester since" in refusal
+    first = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", confirm=lambda plan: True,
+                                                    on_step=second_deploy_while_the_first_applies)
+    assert first.outcome == "converged" and len(refusals) == 1
+    assert f"{tenant.name} is being deployed by tester since" in refusals[0]
+    assert f"(deployment #{first.deployment_id})" in refusals[0]
+    events = tenant.fresh_context().store.events(tenant.name)
+    assert any(e.actor == "second" and e.outcome == "refused" for e in events)
 
 
 def test_rollback_restores_the_previous_references_exactly(tenant: Tenant) -> None:

@@ -54,17 +54,21 @@ def _one_line_error(done: subprocess.CompletedProcess[str], code: int, needles: 
 
 
 @pytest.mark.parametrize(("argv", "code", "needles"), [
-    (["resolve", "127.0.0.1:5000/cli-nope/never-pushed"], 1, ["not found"]),
+    # Refused before any registry is asked: no registry needed, so these run everywhere.
     (["resolve", "127.0.0.1:1/acme/frontend"], 1, ["unreachable", "127.0.0.1:1"]),
-    (["resolve", "127.0.0.1:5000/Acme/Frontend"], 2, ["invalid image reference", "lowercase"]),
-    (["resolve", "127.0.0.1:5000/acme/frontend:1.2.0"], 2, ["without a tag"]),
-    (["resolve", "127.0.0.1:5000/acme/frontend", "--constraint", ">=1 <<"], 2, ["constraint"]),
-    (["resolve", "127.0.0.1:5000/acme/frontend", "--mode", "pattern"], 2, ["pattern"]),
+    (["resolve", "127.0.0.1:1/Acme/Frontend"], 2, ["invalid image reference", "lowercase"]),
+    (["resolve", "127.0.0.1:1/acme/frontend:1.2.0"], 2, ["without a tag"]),
+    (["resolve", "127.0.0.1:1/acme/frontend", "--constraint", ">=1 <<"], 2, ["constraint"]),
+    (["resolve", "127.0.0.1:1/acme/frontend", "--mode", "pattern"], 2, ["pattern"]),
     (["resolve"], 2, ["image"]),
 ])
-def test_errors_are_one_clear_line(registry: str, tmp_path: Path, argv: list[str], code: int,
-                                   needles: list[str]) -> None:
+def test_errors_are_one_clear_line(tmp_path: Path, argv: list[str], code: int, needles: list[str]) -> None:
     _one_line_error(tagpin(*argv, home=tmp_path), code, needles)
+
+
+def test_an_unknown_repository_is_one_clear_line(registry: str, unique: str, tmp_path: Path) -> None:
+    _one_line_error(tagpin("resolve", f"{registry}/cli{unique}/never-pushed", home=tmp_path), 1,
+                    ["not found", registry])
 
 
 def test_no_deployable_tag_and_refused_credentials(registry: str, unique: str, tmp_path: Path) -> None:

@@ -35,7 +35,8 @@ def fail_once(page: Any, served: Served, how: str) -> list[Any]:
         page.route("**/demo/api/submit", lambda route: route.abort())
     else:
         set_mode(served, {"409": "409", "500": "500", "timeout": "slow"}[how])
-    page.click("#submit")
+    with page.expect_download():       # the first download has arrived before anyone reads downloads[0]
+        page.click("#submit")
     page.wait_for_selector("#status.bad")
     return downloads
 

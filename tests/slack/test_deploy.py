@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from bot.service.deploy import Deployer
@@ -90,19 +89,20 @@ def _onboard(tenant: Tenant) -> None:
 
 def test_a_second_deploy_while_one_runs_gets_the_lock_holder_not_a_second_deploy(bot: Bot, tenant: Tenant) -> None:
     _onboard(tenant)
-    replies = []
-    threads = [threading.Thread(target=lambda u=u: replies.append(bot.command("/deploy", tenant.name, user=u)))
-               for u in ("UALICE", "UCAROL")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    bot.wait()
-    assert [r.status_code for r in replies] == [200, 200]
+    store = bot.rt.ctx.store
+    # The first deploy, as another process would hold it: deterministic, no race between two threads.
+    token = store.acquire(tenant.name, "UALICE (@alice)", ttl=600, deployment_id=41)
+    try:
+        assert bot.command("/deploy", tenant.name, user="UCAROL").status_code == 200
+        bot.wait()
+    finally:
+        store.release(tenant.name, token)
     held = [r["text"] for r in bot.responses() if "is being deployed by" in r["text"]]
-    assert len(held) == 1 and tenant.name in held[0] and "since" in held[0]
-    outcomes = [e.outcome for e in bot.rt.ctx.store.events(tenant.name) if e.actor != "tester"]
-    assert sorted(outcomes) == ["converged", "refused"]
+    assert len(held) == 1
+    assert f"{tenant.name} is being deployed by UALICE (@alice) since" in held[0] and "(deployment #41)" in held[0]
+    outcomes = [e.outcome for e in store.events(tenant.name) if e.actor.startswith("UCAROL")]
+    assert outcomes == ["refused"]
+    assert len(store.converged(tenant.name, limit=5)) == 1        # only the onboarding deploy ever ran
 
 
 def test_the_web_api_down_during_a_deploy_keeps_the_audit_rows_and_posts_them_later(bot: Bot, tenant: Tenant) -> None:

@@ -20,7 +20,7 @@ def test_piped_lines_are_answered_as_in_slack(tmp_path: Path) -> None:
     assert "tagpin> /tagpin help" in text and "/deploy TENANT" in text
     assert "(only you) │ ⚠️  which tenant?" in text                          # usage error, in the ack
     assert "#audit │ /rollback acme by ULOCAL (@alice)" in text               # the audit thread's parent
-    assert "no earlier converged deployment" in text or "stack template" in text
+    assert "acme has no earlier converged deployment to roll back to" in text   # refused before any template
     assert "nothing to confirm or cancel" in text
     assert "Audit trail of acme" in text and "rollback acme → refused" in text
     assert "never-read" not in text.split("exit")[-1]                          # `exit` stops reading

@@ -14,19 +14,27 @@ from bot.service.observe import Observer
 from tests.slack.harness import AUDIT, Bot, running_bot
 
 
+def _only_the_control_answers(bot: Bot) -> None:
+    """A valid request after the refused one, answered in full: had the refused one run, it would show too."""
+    assert bot.command("/tagpin", "help").status_code == 200
+    bot.command("/audit", "nosuch-tenant")
+    bot.wait()
+    answers = bot.responses()
+    assert len(answers) == 1 and "Audit trail of `nosuch-tenant`" in answers[0]["text"], answers
+
+
 def test_a_forged_signature_is_refused_with_401_and_nothing_runs(offline_bot: Bot) -> None:
     reply = offline_bot.command("/audit", "", secret="not-the-signing-secret")
     assert reply.status_code == 401
-    time.sleep(0.3)
-    assert offline_bot.responses() == [] and offline_bot.rt.ctx.store.events() == []
+    _only_the_control_answers(offline_bot)
+    assert offline_bot.rt.ctx.store.events() == []
 
 
 def test_a_stale_timestamp_is_refused_with_401(offline_bot: Bot) -> None:
     # Slack: reject requests whose timestamp is more than five minutes from local time (replay protection).
     reply = offline_bot.command("/audit", "", timestamp=int(time.time()) - 6 * 60)
     assert reply.status_code == 401
-    time.sleep(0.3)
-    assert offline_bot.responses() == []
+    _only_the_control_answers(offline_bot)
 
 
 def test_a_resent_request_is_acknowledged_but_not_acted_on_twice(offline_bot: Bot) -> None:
@@ -62,7 +70,7 @@ def test_a_usergroup_member_is_authorized(offline_bot: Bot) -> None:
     offline_bot.wait()
     (answer,) = offline_bot.responses()
     assert "not in TAGPIN_DEPLOYERS" not in answer["text"]
-    assert "no earlier converged deployment" in answer["text"] or "stack template" in answer["text"]
+    assert "acme has no earlier converged deployment to roll back to" in answer["text"]
 
 
 def test_usage_errors_are_answered_in_the_acknowledgement(offline_bot: Bot) -> None:

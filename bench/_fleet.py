@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,6 +79,17 @@ def setup(ws: Workspace, tenants: list[str], pins: Mapping[str, Pin], workers: i
             if done % 10 == 0 or done == len(tenants):
                 print(f"  setup: {done}/{len(tenants)} stacks deployed ({time.monotonic() - start:.0f} s)",
                       flush=True)
+
+
+def run(args: argparse.Namespace, tenant_prefix: str, what: str, body: Callable[[Fleet], bool]) -> int:
+    """A benchmark's exit code: 0 when `body` measured what it set out to and every stack was removed."""
+    try:
+        with fleet(args, tenant_prefix, what) as f:
+            ok = body(f)
+    except Exception as exc:  # report (the fleet cleaned up), exit non-zero
+        print(f"FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if ok and f.cleaned else 1
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from _fleet import Fleet, fleet, parse, parser
+from _fleet import Fleet, parse, parser, run
 
 from bot.adapters.registry import RegistryClient
 from bot.service.context import Context
@@ -53,20 +53,17 @@ def scan(ctx: Context, label: str, expected: int, repos: int) -> bool:
 
 def main() -> int:
     args = parse(parser(__doc__))
-    ok = True
-    f: Fleet | None = None
-    try:
-        with fleet(args, "bs", "") as f:
-            ctx = f.ws.context()
-            expected = args.tenants * args.behind
-            ok = scan(ctx, "first scan (fresh context, as `tagpin drift`)", expected, len(f.names))
-            ok = scan(ctx, "second scan (same context, as the watcher)", expected, len(f.names)) and ok
-            if not ok:
-                print(f"FAILED: expected exactly {expected} 'behind' findings", file=sys.stderr)
-    except Exception as exc:  # report (the fleet cleaned up), exit non-zero
-        print(f"FAILED: {exc}", file=sys.stderr)
-        ok = False
-    return 0 if ok and f is not None and f.cleaned else 1
+
+    def body(f: Fleet) -> bool:
+        ctx = f.ws.context()
+        expected = args.tenants * args.behind
+        ok = scan(ctx, "first scan (fresh context, as `tagpin drift`)", expected, len(f.names))
+        ok = scan(ctx, "second scan (same context, as the watcher)", expected, len(f.names)) and ok
+        if not ok:
+            print(f"FAILED: expected exactly {expected} 'behind' findings", file=sys.stderr)
+        return ok
+
+    return run(args, "bs", "", body)
 
 
 if __name__ == "__main__":

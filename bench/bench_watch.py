@@ -12,14 +12,13 @@ scan raised; a missed target is printed, not fatal.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from _fleet import Fleet, fleet, parse, parser
+from _fleet import Fleet, parse, parser, run
 from _support import Workspace
 
 from bot.adapters.notices import DriftNotice
@@ -133,10 +132,9 @@ def main() -> int:
     p.add_argument("--interval", type=float, default=None,
                    help="simulated seconds between scans (default: TAGPIN_WATCH_INTERVAL, 300)")
     args = parse(p)
-    ok = True
-    f: Fleet | None = None
-    try:
-        with fleet(args, "bw", "; one long-lived watcher") as f, LocalSlackAPI() as slack:
+
+    def body(f: Fleet) -> bool:
+        with LocalSlackAPI() as slack:
             clock = SkippedClock()
             b = long_lived_watcher(f.ws, slack, clock)
             b.repos = len(f.names)
@@ -151,10 +149,9 @@ def main() -> int:
             scan(b, f"scan 3 (release {NEWEST} of the {args.behind} behind repositories: notices edited in place)",
                  quiet_expected=args.behind == 0)
             b.registry.close()
-    except Exception as exc:  # report (the fleet cleaned up), exit non-zero
-        print(f"FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
-        ok = False
-    return 0 if ok and f is not None and f.cleaned else 1
+        return True
+
+    return run(args, "bw", "; one long-lived watcher", body)
 
 
 if __name__ == "__main__":

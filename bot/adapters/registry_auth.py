@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.utils import parse_dict_header
 
+from bot.adapters.registry_challenge import choose, parse_challenges
 from bot.errors import RegistryAuthError, RegistryUnavailable
 
 HUB_HOSTS = {"docker.io", "index.docker.io", "registry-1.docker.io"}
@@ -89,17 +89,6 @@ def load_credentials(config: Path | None, host: str) -> Credentials | None:
     return Credentials(user, password, entry.get("identitytoken"), source=str(config))
 
 
-def _params(text: str) -> dict[str, str | None]:
-    parsed: dict[str, str | None] = parse_dict_header(text)  # type: ignore[no-untyped-call]
-    return parsed
-
-
-def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """`Bearer realm="…",service="…",scope="…"` → ("bearer", {realm, service, scope})."""
-    scheme, _, params = header.strip().partition(" ")
-    return scheme.lower(), {k.lower(): v or "" for k, v in _params(params).items()}
-
-
 class Authenticator:
     """Caches one bearer token per (registry, scope) until it expires; remembers Basic-only registries."""
 
@@ -132,7 +121,9 @@ class Authenticator:
             self._tokens.pop((host, scope), None)
 
     def answer(self, host: str, scope: str, challenge: str) -> None:
-        scheme, params = parse_challenge(challenge)
+        offered = parse_challenges(challenge)
+        chosen = choose(offered)
+        scheme, params = (chosen.scheme, chosen.params) if chosen else ("", {})
         if scheme == "basic":
             with self._lock:
                 self._basic_hosts.add(host)
@@ -142,7 +133,9 @@ class Authenticator:
             with self._lock:
                 self._tokens[(host, scope)] = (token, self._clock() + lifetime - margin)
         else:
-            raise RegistryAuthError(f"{host} asked for an auth scheme tagpin cannot answer: {scheme!r}")
+            names = ", ".join(c.scheme for c in offered) or "none"
+            raise RegistryAuthError(f"{host} asks for an auth scheme tagpin cannot answer (offered: {names}); "
+                                    "tagpin answers Bearer (with a realm) and Basic")
 
     def _fetch_token(self, host: str, params: dict[str, str], scope: str) -> tuple[str, float]:
         realm = params["realm"]

@@ -107,15 +107,17 @@ def parse_reference(text: str) -> ImageRef:
         _check_tag(tag)
     if not name:
         raise _bad(text, "no repository name")
-    if len(name) > NAME_TOTAL_LENGTH_MAX:
-        raise _bad(text[:40] + "...", f"name longer than {NAME_TOTAL_LENGTH_MAX} characters")
     domain, path = _split_domain(name)
+    # reference.go checks the path only (the host is not part of the repository name); a Hub name is
+    # checked as the API sees it, with "library/" (normalize.go parses the normalized name).
+    hub = domain is None or domain in _HUB_ALIASES
+    api_path = f"library/{path}" if hub and "/" not in path else path
+    if len(api_path) > NAME_TOTAL_LENGTH_MAX:
+        raise _bad(text[:40] + "...", f"repository path longer than {NAME_TOTAL_LENGTH_MAX} characters "
+                   f"({len(api_path)})")
     if domain is not None and not _DOMAIN.fullmatch(domain):
         raise _bad(text, f"{domain!r} is not a valid host[:port]")
     _check_path(path, text)
     if domain is None and _HEX64.fullmatch(path):
         raise _bad(text, "a 64-hex name looks like an image ID")
-    registry = DOCKER_HUB if domain is None or domain in _HUB_ALIASES else domain
-    if registry == DOCKER_HUB and "/" not in path:
-        path = f"library/{path}"
-    return ImageRef(registry, path, tag, digest or None, written=name)
+    return ImageRef(DOCKER_HUB if hub else str(domain), api_path, tag, digest or None, written=name)

@@ -22,6 +22,8 @@ from bot.service.context import Context
 log = logging.getLogger("tagpin")
 # A drift scan with --exit-code and findings exits 3, so scripts can tell "drift" from "error".
 EXIT_DRIFT = 3
+# A scan that could not judge every service is neither "drift" nor "no drift": scripts must never read it as ok.
+EXIT_INCOMPLETE = 4
 
 
 def build_context(settings: Settings) -> Context:
@@ -96,6 +98,10 @@ def run(argv: Sequence[str]) -> int:
         return _fail(f"internal error (reference {ref}); this is a bug in tagpin -- the traceback is in "
                      f"{where or 'the log'}", as_json, "InternalError", 70)
     print(json.dumps(data, indent=None if as_json else 2, default=str) if as_json else text)
+    if data.get("complete") is False:
+        print(f"error: incomplete: {data.get('unknown') or 'some'} service(s) could not be judged; see the output "
+              "above", file=sys.stderr)
+        return EXIT_INCOMPLETE
     if ok:
         return 0
     if args.command == "drift":

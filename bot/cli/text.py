@@ -49,13 +49,19 @@ def deploy(data: dict[str, Any]) -> str:
 def status(data: dict[str, Any]) -> str:
     rows = []
     for s in data["services"]:
-        avail = s["available"]["tag"] if s["available"] else "?"
+        avail = s["available"]["tag"] if s["available"] else "unknown"
         kinds = ", ".join(d["kind"] for d in s["drift"]) or "ok"
         rows.append([s["name"], short(s["spec_reference"]), f"{s['replicas']['running']}/{s['replicas']['desired']}",
                      avail, kinds])
     notes = [f"{s['name']}: {s['registry_note']}" for s in data["services"] if s.get("registry_note")]
-    return "\n".join([f"{data['tenant']}", table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]),
-                      *notes])
+    head = data["tenant"] if data.get("complete", True) else f"{data['tenant']}: {incomplete(data)}"
+    return "\n".join([head, table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]), *notes])
+
+
+def incomplete(data: dict[str, Any]) -> str:
+    """The headline of a scan that could not judge every service: never 'no drift', never 'ok'."""
+    count = data["unknown"]
+    return f"drift unknown for {count} service{'s' if count != 1 else ''} (the registry could not say)"
 
 
 def findings(items: list[dict[str, Any]], notes: list[str]) -> list[str]:
@@ -65,7 +71,8 @@ def findings(items: list[dict[str, Any]], notes: list[str]) -> list[str]:
 
 
 def drift(data: dict[str, Any]) -> str:
-    head = [] if data["findings"] else [f"no drift in {len(data['tenants'])} tenant(s)"]
+    head = ([incomplete(data)] if not data.get("complete", True)
+            else [] if data["findings"] else [f"no drift in {len(data['tenants'])} tenant(s)"])
     out = head + findings(data["findings"], data.get("registry_notes", []))
     out.append(f"scanned at {data.get('scanned_at')}; previous scan: {data.get('previous_scan_at') or 'never'}; "
                f"the watcher's last scan: {data.get('watcher_scan_at') or 'never'}")

@@ -5,16 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from bot.domain.references import ImageRef, parse_reference
 from bot.domain.stacks import Pin, ServiceTemplate
 from bot.domain.versions import Version, parse_tag
 from bot.errors import ImageReferenceError
 
-# The last two are the watcher's own: users on an old client build, and a registry that rate-limits us.
-Kind = Literal["behind", "tag_moved", "unpinned", "partial_rollout", "missing", "outdated_client", "registry_limited"]
-KINDS: tuple[Kind, ...] = ("missing", "unpinned", "tag_moved", "partial_rollout", "behind")
+# `unknown`: a service that could not be judged (registry down, 5xx, rate-limited) -- never reported as ok.
+# The last three are the watcher's own: users on an old client build, a registry that rate-limits us, and a scan
+# that could not judge every service.
+Kind = Literal["behind", "tag_moved", "unpinned", "partial_rollout", "missing", "scaled_down", "unknown",
+               "outdated_client", "registry_limited", "scan_incomplete"]
+KINDS: tuple[Kind, ...] = ("missing", "unpinned", "tag_moved", "partial_rollout", "scaled_down", "unknown", "behind")
 # Update states where Swarm stopped half-way and waits for a human (UpdateStatus.State).
 STUCK_STATES = frozenset({"paused", "rollback_paused"})
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -30,6 +33,7 @@ class Observed:
     running: int
     desired: int
     update_state: str | None
+    replicas: int | None = None      # the spec's replica count (None: a global service)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Available:
 
     best: Pin | None  # the highest tag the policy allows
     spec_tag_digest: str | None  # what the spec's tag points to now (None: unknown or deleted)
+    unknown: str | None = None  # why the registry could not say (then best is None and nothing is judged ok)
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,33 @@ def _rollout(tenant: str, name: str, obs: Observed, spec: ImageRef | None) -> Fi
     return Finding(tenant, name, "partial_rollout", running, obs.spec_image, f"{name}: " + "; ".join(reasons))
 
 
-def _service(tenant: str, template: ServiceTemplate, obs: Observed, avail: Available | None) -> list[Finding]:
+def wanted_replicas(document: Mapping[str, Any], service: str) -> int | None:
+    """The template's replica count for a service: `deploy.replicas` (compose's default 1), None when global."""
+    spec = (document.get("services") or {}).get(service) or {}
+    deploy = spec.get("deploy") or {}
+    if deploy.get("mode") == "global":
+        return None
+    replicas = deploy.get("replicas", 1)
+    return replicas if isinstance(replicas, int) else None
+
+
+def _scaled_down(tenant: str, name: str, obs: Observed, wanted: int | None) -> Finding | None:
+    # `replicas: 0` in the template is a choice; 0 where the template wants tasks is someone's scale-down.
+    if obs.replicas != 0 or not wanted:
+        return None
+    return Finding(tenant, name, "scaled_down", obs.spec_image, obs.spec_image,
+                   f"{name} is scaled to 0 replicas; the template wants {wanted}: nothing runs")
+
+
+def _unknown(tenant: str, name: str, running: str | None, avail: Available | None) -> list[Finding]:
+    if avail is None or avail.unknown is None:
+        return []
+    return [Finding(tenant, name, "unknown", running, None,
+                    f"{name}: drift unknown, the registry could not say what is available ({avail.unknown})")]
+
+
+def _service(tenant: str, template: ServiceTemplate, obs: Observed, avail: Available | None,
+             wanted: int | None) -> list[Finding]:
     name, policy = template.name, template.policy
     best = avail.best if avail is not None else None
     best_ref = template.image.pinned(best.tag, best.digest) if best is not None else None
@@ -106,6 +137,10 @@ def _service(tenant: str, template: ServiceTemplate, obs: Observed, avail: Avail
     rollout = _rollout(tenant, name, obs, spec)
     if rollout is not None:
         found.append(rollout)
+    scaled = _scaled_down(tenant, name, obs, wanted)
+    if scaled is not None:
+        found.append(scaled)
+    found.extend(_unknown(tenant, name, obs.spec_image, avail))
     if best is not None and isinstance(version, Version):
         newest = parse_tag(best.tag, policy)
         if isinstance(newest, Version) and newest > version:
@@ -116,8 +151,11 @@ def _service(tenant: str, template: ServiceTemplate, obs: Observed, avail: Avail
 
 
 def find_drift(tenant: str, templates: Sequence[ServiceTemplate], observed: Mapping[str, Observed],
-               available: Mapping[str, Available]) -> list[Finding]:
-    """Every finding for one tenant, ordered by service name, then kind (most urgent first)."""
+               available: Mapping[str, Available], replicas: Mapping[str, int | None] | None = None
+               ) -> list[Finding]:
+    """Every finding for one tenant, ordered by service name, then kind (most urgent first).
+
+    `replicas` is what the template wants per service (see wanted_replicas); without it scale-downs are not judged."""
     findings: list[Finding] = []
     for template in templates:
         obs = observed.get(template.name)
@@ -127,6 +165,7 @@ def find_drift(tenant: str, templates: Sequence[ServiceTemplate], observed: Mapp
             target = template.image.pinned(best.tag, best.digest) if best is not None else None
             findings.append(Finding(tenant, template.name, "missing", None, target,
                                     f"{template.name} is in the template but not running in stack {tenant}"))
+            findings.extend(_unknown(tenant, template.name, None, avail))   # what it should run is unknown too
             continue
-        findings.extend(_service(tenant, template, obs, avail))
+        findings.extend(_service(tenant, template, obs, avail, (replicas or {}).get(template.name)))
     return sorted(findings, key=lambda f: (f.service, KINDS.index(f.kind)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -43,9 +43,12 @@ def ident(finding: Finding) -> tuple[str, str, str]:
 
 
 def plan(open_notices: Sequence[Notice], findings: Sequence[Finding], now: datetime,
-         remind_every: timedelta) -> list[Action]:
+         remind_every: timedelta, unjudged: Collection[tuple[str, str]] = ()) -> list[Action]:
     """One notice per (tenant, service, kind): new → post; moved digests → update in place; still true after
-    `remind_every` (and not snoozed) → remind; gone → resolve. Nothing changed → nothing said."""
+    `remind_every` (and not snoozed) → remind; gone → resolve. Nothing changed → nothing said.
+
+    A notice of a (tenant, service) in `unjudged` -- this scan could not look at it -- is neither resolved nor
+    reminded: not seeing drift is not the same as seeing none."""
     by_ident = {n.ident(): n for n in open_notices}
     seen: set[tuple[str, str, str]] = set()
     actions: list[Action] = []
@@ -63,7 +66,8 @@ def plan(open_notices: Sequence[Notice], findings: Sequence[Finding], now: datet
             actions.append(Action("update", finding, notice))
         elif _reminder_due(notice, now, remind_every):
             actions.append(Action("remind", finding, notice))
-    actions.extend(Action("resolve", None, n) for k, n in by_ident.items() if k not in seen)
+    actions.extend(Action("resolve", None, n) for k, n in by_ident.items()
+                   if k not in seen and (n.tenant, n.service) not in unjudged)
     return actions
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.adapters.swarm import ServiceState
-from bot.domain.drift import Available, Finding, Observed, find_drift
+from bot.domain.drift import Available, Finding, Observed, find_drift, wanted_replicas
 from bot.domain.references import ImageRef
-from bot.domain.stacks import Pin, ServiceTemplate
+from bot.domain.stacks import Pin, ServiceTemplate, StackTemplate
 from bot.domain.tenants import validate_tenant
 from bot.errors import NotFound, TagpinError
 from bot.service.context import Context
@@ -39,7 +39,7 @@ class ScanRegistry:
 
 def observed(svc: ServiceState) -> Observed:
     return Observed(svc.short_name, svc.image, svc.running_digests, svc.running,
-                    svc.desired_tasks, svc.update_state)
+                    svc.desired_tasks, svc.update_state, svc.desired if svc.desired >= 0 else None)
 
 
 @dataclass
@@ -48,6 +48,15 @@ class Scan:
     stacks: dict[str, dict[str, ServiceState]]
     findings: list[Finding] = field(default_factory=list)
     errors: list[TagpinError] = field(default_factory=list)      # registry trouble, once per distinct message
+
+    @property
+    def unknown(self) -> list[Finding]:
+        """The services this scan could not judge: while there are any, the scan is incomplete, never all-clear."""
+        return [f for f in self.findings if f.kind == "unknown"]
+
+    @property
+    def complete(self) -> bool:
+        return not self.unknown
 
 
 def available(registry: Registry, template: ServiceTemplate, svc: ServiceState | None
@@ -59,7 +68,7 @@ def available(registry: Registry, template: ServiceTemplate, svc: ServiceState |
         moved = registry.digest(template.image, spec_tag) if spec_tag else None
         return Available(Pin(best.tag, best.digest), moved), None
     except TagpinError as exc:
-        return Available(None, None), exc
+        return Available(None, None, unknown=str(exc)), exc
 
 
 class Observer:
@@ -71,13 +80,14 @@ class Observer:
         template = self.ctx.template()
         stack = self.ctx.swarm.stack(tenant)
         if not stack and self.ctx.store.tenant(tenant) is None:
-            raise NotFound(f"{tenant} is not onboarded and runs no stack (deploy it with: tagpin deploy {tenant})")
+            raise not_onboarded([tenant])
         registry = ScanRegistry(self.ctx.registry)
         services, avail, notes = [], {}, {}
         for t in template.services:
             avail[t.name], error = available(registry, t, stack.get(t.name))
             notes[t.name] = str(error) if error else ""
-        findings = find_drift(tenant, template.services, {n: observed(s) for n, s in stack.items()}, avail)
+        findings = find_drift(tenant, template.services, {n: observed(s) for n, s in stack.items()}, avail,
+                              replicas(template))
         for t in template.services:
             svc, best = stack.get(t.name), avail[t.name].best
             spec = svc.image if svc else None
@@ -91,14 +101,20 @@ class Observer:
                 "registry_note": notes[t.name] or None,
                 "drift": [finding_dict(f) for f in findings if f.service == t.name],
             })
-        self.ctx.store.audit(actor, "status", tenant, "ok")
-        return {"tenant": tenant, "services": services}
+        unknown = sum(1 for f in findings if f.kind == "unknown")
+        self.ctx.store.audit(actor, "status", tenant, "incomplete" if unknown else "ok")
+        return {"tenant": tenant, "services": services, "complete": not unknown, "unknown": unknown}
 
     def scan(self, tenants: Iterable[str] = (), registry: Registry | None = None) -> Scan:
         """Every wanted tenant (default: all onboarded) against the template and the registry, in one pass."""
-        wanted = [validate_tenant(t) for t in tenants] or [t.name for t in self.ctx.store.tenants()]
+        named = [validate_tenant(t) for t in tenants]
+        onboarded = [t.name for t in self.ctx.store.tenants()]
+        wanted = named or onboarded
         template = self.ctx.template()
         stacks = self.ctx.swarm.stacks(wanted)
+        unknown = [t for t in named if t not in onboarded and t not in stacks]
+        if unknown:
+            raise not_onboarded(unknown)
         registry = registry or ScanRegistry(self.ctx.registry)
         scan = Scan(wanted, stacks)
         for tenant in wanted:
@@ -109,7 +125,7 @@ class Observer:
                 if error is not None and str(error) not in [str(e) for e in scan.errors]:
                     scan.errors.append(error)
             scan.findings.extend(find_drift(tenant, template.services,
-                                            {n: observed(s) for n, s in stack.items()}, avail))
+                                            {n: observed(s) for n, s in stack.items()}, avail, replicas(template)))
         return scan
 
     def drift(self, tenants: Iterable[str] = (), source: str = "cli", actor: str = "cli") -> dict[str, Any]:
@@ -118,15 +134,27 @@ class Observer:
         previous = self.ctx.store.last_scan()
         watcher = self.ctx.store.last_scan("watch")
         record = self.ctx.store.record_scan(len(wanted), len(findings), source)
-        self.ctx.store.audit(actor, "drift", wanted[0] if len(wanted) == 1 else None,
-                             "drift" if findings else "ok", {"tenants": len(wanted), "findings": len(findings)})
+        outcome = "incomplete" if not scan.complete else "drift" if findings else "ok"
+        self.ctx.store.audit(actor, "drift", wanted[0] if len(wanted) == 1 else None, outcome,
+                             {"tenants": len(wanted), "findings": len(findings), "unknown": len(scan.unknown)})
         return {
-            "tenants": wanted, "findings": [finding_dict(f) for f in findings],
+            "tenants": wanted, "findings": [finding_dict(f) for f in findings], "complete": scan.complete,
+            "unknown": len(scan.unknown),
             "registry_notes": [str(e) for e in scan.errors],
             "scanned_at": record.finished_at.isoformat(),
             "previous_scan_at": previous.finished_at.isoformat() if previous else None,
             "watcher_scan_at": watcher.finished_at.isoformat() if watcher else None,
         }
+
+
+def not_onboarded(names: list[str]) -> NotFound:
+    verb = "is" if len(names) == 1 else "are"
+    return NotFound(f"{', '.join(names)} {verb} not onboarded and run{'s' if len(names) == 1 else ''} no stack "
+                    f"(deploy it with: tagpin deploy {names[0]}; tagpin tenants lists the onboarded ones)")
+
+
+def replicas(template: StackTemplate) -> dict[str, int | None]:
+    return {t.name: wanted_replicas(template.document, t.name) for t in template.services}
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:

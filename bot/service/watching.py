@@ -40,10 +40,11 @@ class WatchReport:
     said: list[dict[str, Any]] = field(default_factory=list)       # what was posted, updated, reminded, resolved
     failed: list[str] = field(default_factory=list)                # Slack calls that failed (retried next scan)
     registry_errors: list[str] = field(default_factory=list)
+    unknown: int = 0                                               # services this scan could not judge
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "scanned_at": self.scanned_at.isoformat(),
+            "scanned_at": self.scanned_at.isoformat(), "complete": not self.unknown, "unknown": self.unknown,
             "findings": [finding_dict(f) for f in self.findings],
             "said": self.said, "failed": self.failed, "registry_errors": self.registry_errors,
         }
@@ -104,21 +105,32 @@ class Watcher:
                     out.append(finding)
         return out
 
-    def rate_limit_findings(self, scan: Scan) -> list[Finding]:
-        """One warning for the whole scan, not one per service, when the registry rate-limits us."""
-        limited = [e for e in scan.errors if isinstance(e, RateLimited)]
-        if not limited:
+    def incomplete_findings(self, scan: Scan) -> list[Finding]:
+        """One warning for the whole scan, not one per service, when some services could not be judged: a
+        registry that rate-limits us (`registry_limited`), or one that is down or failing (`scan_incomplete`)."""
+        if scan.complete:
             return []
-        return [Finding("*", "registry", "registry_limited", None, None,
-                        f"the registry is rate-limiting tagpin; drift of affected services is unknown until it "
-                        f"recovers ({limited[0]})")]
+        unknown = scan.unknown
+        services = ", ".join(f"{f.tenant}/{f.service}" for f in unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        limited = [e for e in scan.errors if isinstance(e, RateLimited)]
+        if limited:
+            return [Finding("*", "registry", "registry_limited", None, None,
+                            f"the registry is rate-limiting tagpin; drift of {len(unknown)} service(s) is unknown "
+                            f"until it recovers ({services}; {limited[0]})")]
+        causes = "; ".join(str(e) for e in scan.errors[:3])
+        return [Finding("*", "registry", "scan_incomplete", None, None,
+                        f"drift unknown for {len(unknown)} service(s): {services} -- {causes}")]
 
     def scan_once(self) -> WatchReport:
         now = utcnow()
         self.registry.new_scan()
         scan = Observer(self.ctx).scan(registry=self.registry)
-        findings = scan.findings + self.client_findings(scan, now) + self.rate_limit_findings(scan)
-        report = WatchReport(now, findings, registry_errors=[str(e) for e in scan.errors])
+        # Per-service `unknown`s become one scan-wide notice; their open notices stay open (not seen ≠ fixed).
+        unjudged = {(f.tenant, f.service) for f in scan.unknown}
+        findings = ([f for f in scan.findings if f.kind != "unknown"] + self.client_findings(scan, now)
+                    + self.incomplete_findings(scan))
+        report = WatchReport(now, findings, registry_errors=[str(e) for e in scan.errors], unknown=len(unjudged))
         for owed in self.notices.owed():
             try:
                 self.notifier.update(owed)
@@ -128,7 +140,7 @@ class Watcher:
                 report.failed.append(f"resolve notice #{owed.id}: {exc}")
         rows = {r.id: r for r in self.notices.open()}
         remind = timedelta(seconds=self.ctx.settings.watch_remind)
-        for action in plan([_domain(r) for r in rows.values()], findings, now, remind):
+        for action in plan([_domain(r) for r in rows.values()], findings, now, remind, unjudged):
             self._carry_out(action, rows, now, report)
         self.ctx.store.record_scan(len(scan.tenants), len(findings), "watch")
         return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.drift import Available, Finding, Observed, find_drift
+from bot.domain.drift import Available, Finding, Observed, find_drift, wanted_replicas
 from bot.domain.references import parse_reference
 from bot.domain.stacks import Pin, ServiceTemplate
 from bot.domain.versions import Policy
@@ -124,3 +124,36 @@ def test_key_identifies_a_finding_across_scans_whatever_the_wording() -> None:
 def test_an_unparseable_spec_image_is_unpinned() -> None:
     (finding,) = drift(observed("not a reference", ()))
     assert finding.kind == "unpinned" and finding.running == "not a reference"
+
+
+def test_a_registry_that_could_not_answer_is_unknown_never_ok() -> None:
+    (finding,) = drift(observed(), Available(None, None, unknown="registry down"))
+    assert (finding.kind, finding.target) == ("unknown", None)
+    assert "drift unknown" in finding.detail and "registry down" in finding.detail
+    # A missing service is still missing, and what it should run is unknown too.
+    assert [f.kind for f in drift(None, Available(None, None, unknown="500"))] == ["missing", "unknown"]
+    # What needs no registry is still judged: an unpinned image is unpinned, whatever the registry says.
+    kinds = [f.kind for f in drift(observed(f"{REPO}:latest"), Available(None, None, unknown="x"))]
+    assert kinds == ["unpinned", "unknown"]
+
+
+@pytest.mark.parametrize(("spec_replicas", "wanted", "kinds"), [
+    (0, 2, ["scaled_down"]),       # someone scaled it down: nothing runs
+    (0, 0, []),                    # `replicas: 0` in the template is a choice
+    (0, None, []),                 # a global service has no replica count
+    (2, 2, []),
+])
+def test_scaled_down(spec_replicas: int, wanted: int | None, kinds: list[str]) -> None:
+    obs = Observed("frontend", f"{REPO}:1.2.3@{D1}", (), 0, 0, None, spec_replicas)
+    found = find_drift("acme", [FRONTEND], {"frontend": obs}, {"frontend": available()}, {"frontend": wanted})
+    assert [f.kind for f in found] == kinds
+
+
+@pytest.mark.parametrize(("document", "wanted"), [
+    ({"services": {"frontend": {}}}, 1),
+    ({"services": {"frontend": {"deploy": {"replicas": 3}}}}, 3),
+    ({"services": {"frontend": {"deploy": {"replicas": 0}}}}, 0),
+    ({"services": {"frontend": {"deploy": {"mode": "global"}}}}, None),
+])
+def test_wanted_replicas(document: dict[str, object], wanted: int | None) -> None:
+    assert wanted_replicas(document, "frontend") == wanted

@@ -49,3 +49,10 @@ def test_actions_carry_the_notice_they_act_on() -> None:
     assert update.notice is old and update.finding is not None and update.finding.target == "t2"
     (resolve,) = plan([old], [], NOW, 4 * HOUR)
     assert resolve.notice is old and resolve.finding is None
+
+
+def test_a_service_the_scan_could_not_judge_keeps_its_notice_open() -> None:
+    open_notice = notice()
+    assert [a.verb for a in plan([open_notice], [], NOW, timedelta(hours=4))] == ["resolve"]
+    kept = plan([open_notice], [], NOW, timedelta(hours=4), unjudged={(open_notice.tenant, open_notice.service)})
+    assert kept == []

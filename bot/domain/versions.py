@@ -221,7 +221,13 @@ def _candidate(key: Key, tags: tuple[str, ...]) -> Candidate:
 
 
 def is_major_jump(current: Version, target: Version) -> bool:
-    """A change of major, or of minor below 1.0.0, where SemVer allows breaking changes (§4, §8)."""
+    """A change of the leftmost non-zero part, where SemVer allows breaking changes (§4, §8).
+
+    Below 1.0.0 the minor is the breaking part, and in 0.0.z every patch is: npm's caret draws the same
+    lines (`^0.2.3` is `<0.3.0-0`, `^0.0.3` is `<0.0.4-0`).
+    """
     if current.major != target.major:
         return True
-    return current.major == 0 and current.minor != target.minor
+    if current.major != 0:
+        return False
+    return current.minor != target.minor or (current.minor == 0 and current.patch != target.patch)

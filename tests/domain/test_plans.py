@@ -36,6 +36,7 @@ def plan_for(now: Running | None, to: Pin, template: ServiceTemplate = FRONTEND,
     (running("1.10.0"), Pin("1.9.0", D2), {"downgrade"}, True),         # numeric, not string, order
     (running("1.10.0"), Pin("2.0.0", D2), {"upgrade", "major_jump"}, True),
     (running("0.3.1"), Pin("0.4.0", D2), {"upgrade", "major_jump"}, True),  # SemVer §4: 0.y may break
+    (running("0.0.1"), Pin("0.0.2", D2), {"upgrade", "major_jump"}, True),  # 0.0.z: every patch may break
     (running("2.0.0-rc.1"), Pin("2.0.0", D2), {"upgrade"}, False),      # SemVer §11: release > rc
     (running("2.0.0-rc.1"), Pin("1.9.0", D2), {"downgrade"}, True),
     (running("v1.2.3"), Pin("1.2.3", D1), {"unchanged"}, False),        # one version, two spellings

@@ -138,7 +138,11 @@ def test_policy_parses_its_constraint_once_and_compares_by_value() -> None:
 @pytest.mark.parametrize(
     ("current", "target", "jump"),
     [("1.9.0", "1.10.0", False), ("1.9.0", "2.0.0", True), ("2.0.0", "1.9.0", True),
-     ("0.2.3", "0.2.9", False), ("0.2.3", "0.3.0", True), ("1.0.0-rc.1", "1.0.0", False)],
+     ("0.2.3", "0.2.9", False), ("0.2.3", "0.3.0", True), ("1.0.0-rc.1", "1.0.0", False),
+     # SemVer §4: below 1.0.0 anything may change; by npm's caret (`^0.0.1` is `<0.0.2-0`) every 0.0.x
+     # patch is breaking, as is any change of the leftmost non-zero part.
+     ("0.0.1", "0.0.2", True), ("0.0.2", "0.0.1", True), ("0.0.9", "0.1.0", True),
+     ("0.0.1-rc.1", "0.0.1", False), ("0.1.0", "0.1.7", False)],
 )
 def test_major_jumps(current: str, target: str, jump: bool) -> None:  # SemVer §4 and §8
     policy = Policy(prerelease=True)

@@ -15,7 +15,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from bot.adapters.registry_auth import Authenticator
-from bot.adapters.registry_http import Transport, make_session, plain_http_allowed
+from bot.adapters.registry_http import Transport, plain_http_allowed
+from bot.adapters.registry_tls import DOCKER_CERTS_DIR, Trust, make_session
 from bot.domain.references import ImageRef
 from bot.errors import RegistryError, RepositoryNotFound
 
@@ -32,17 +33,22 @@ _DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 
 
 class RegistryClient:
-    """Reads tags and digests from registries speaking the OCI distribution API (Docker Registry v2)."""
+    """Reads tags and digests from registries speaking the OCI distribution API (Docker Registry v2).
+
+    `ca_bundle` (TAGPIN_REGISTRY_CA) and `certs_dir`/<host:port>/*.crt add CAs to the public roots.
+    """
 
     def __init__(self, *, insecure: Iterable[str] = (), docker_config: Path | None = None,
                  cache_ttl: float = 60.0, session: requests.Session | None = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-                 timeout: float = 10.0, max_rate_limit_retries: int = 3) -> None:
+                 timeout: float = 10.0, max_rate_limit_retries: int = 3, ca_bundle: Path | None = None,
+                 certs_dir: Path | None = DOCKER_CERTS_DIR) -> None:
         insecure = frozenset(insecure)
         self._clock, self._ttl = clock, cache_ttl
         self._http = Transport(
             session=session or make_session(), insecure=insecure, sleep=sleep, timeout=timeout,
             max_rate_limit_retries=max_rate_limit_retries,
+            trust=Trust(ca_bundle=ca_bundle, certs_dir=certs_dir),
             auth_factory=lambda send: Authenticator(send, docker_config=docker_config, clock=clock,
                                                     plain_ok=lambda h: plain_http_allowed(h, insecure)))
         self._listings: dict[tuple[str, str], tuple[Future[tuple[str, ...]], float]] = {}

@@ -13,10 +13,9 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from bot.adapters.registry_auth import Authenticator
+from bot.adapters.registry_tls import Trust
 from bot.errors import RateLimited, RegistryAuthError, RegistryUnavailable
 
 # A Retry-After longer than this is not worth blocking a deploy for: report it instead.
@@ -36,19 +35,6 @@ def plain_http_allowed(host: str, insecure: Iterable[str]) -> bool:
         return False
 
 
-def make_session() -> requests.Session:
-    """A pooled session retrying connection failures and 5xx (idempotent methods only); 429 is ours."""
-    # respect_retry_after_header=False: urllib3 would otherwise sleep on 429 itself, unseen and uncapped.
-    retry = Retry(total=3, connect=3, read=2, status=2, backoff_factor=0.2, raise_on_status=False,
-                  respect_retry_after_header=False,
-                  status_forcelist=(500, 502, 503, 504), allowed_methods=frozenset({"GET", "HEAD"}))
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -62,24 +48,63 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+def _timed_out(exc: requests.exceptions.RequestException) -> bool:
+    # After urllib3 retries a read timeout arrives wrapped: ConnectionError(MaxRetryError(reason)); one while
+    # reading the body arrives as ConnectionError(ReadTimeoutError). urllib3's NewConnectionError (refused)
+    # subclasses its timeout error, hence the exclusion.
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(exc, requests.exceptions.Timeout) or (
+        isinstance(reason, urllib3.exceptions.TimeoutError)
+        and not isinstance(reason, urllib3.exceptions.NewConnectionError))
+
+
 class Transport:
     """Sends requests for one RegistryClient; every failure leaves as a one-line bot.errors exception."""
 
     def __init__(self, *, session: requests.Session, insecure: Iterable[str], auth_factory: Callable[
                  [Callable[..., requests.Response]], Authenticator], sleep: Callable[[float], None],
-                 timeout: float, max_rate_limit_retries: int) -> None:
+                 timeout: float, max_rate_limit_retries: int, trust: Trust) -> None:
         self.session = session
+        self.trust = trust
         self.insecure = frozenset(insecure)
         self.sleep = sleep
         self.timeout = timeout
         self.max_retries = max_rate_limit_retries
         self.auth = auth_factory(self.send)
         self.ratelimit_remaining: int | None = None
+        self._schemes: dict[str, str] = {}
         self._stats: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def base_url(self, host: str) -> str:
-        return f"{'http' if plain_http_allowed(host, self.insecure) else 'https'}://{host}"
+        return f"{self._scheme(host)}://{host}"
+
+    def _scheme(self, host: str) -> str:
+        if not plain_http_allowed(host, self.insecure):
+            return "https"
+        if host in self.insecure:
+            return "http"
+        # Loopback may serve TLS (a registry with a private CA): like dockerd, https first, then http.
+        with self._lock:
+            known = self._schemes.get(host)
+        if known is None:
+            known = self._probe(host)
+            with self._lock:
+                self._schemes[host] = known
+        return known
+
+    def _probe(self, host: str) -> str:
+        url = f"https://{host}/v2/"  # the distribution API's version check: any answer means TLS works
+        self.trust.prepare(self.session, url)
+        self._count("probe")
+        try:
+            self.session.get(url, timeout=self.timeout).close()
+            return "https"
+        except requests.exceptions.SSLError as exc:  # an untrusted certificate is still https: say so later
+            return "https" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else "http"
+        except requests.exceptions.RequestException as exc:
+            raise self._unavailable(exc, host) from None  # not remembered: the next call probes again
 
     @property
     def stats(self) -> dict[str, int]:
@@ -99,20 +124,26 @@ class Transport:
     def _once(self, method: str, url: str, kind: str, **kwargs: object) -> requests.Response:
         self._count(kind)
         where = url.split("?")[0]
+        self.trust.prepare(self.session, url)
         try:
             return self.session.request(method, url, timeout=self.timeout, **kwargs)  # type: ignore[arg-type]
-        except requests.exceptions.SSLError:
-            raise RegistryUnavailable(f"TLS failed for {where}; if this registry speaks plain http, "
-                                      "add it to TAGPIN_INSECURE_REGISTRIES") from None
+        except requests.exceptions.SSLError as exc:
+            raise RegistryUnavailable(f"TLS failed for {where}: {self._tls_hint(str(exc), url)}") from None
         except requests.exceptions.RequestException as exc:
-            # After urllib3 retries a read timeout arrives wrapped: ConnectionError(MaxRetryError(reason));
-            # urllib3's NewConnectionError (refused) subclasses its timeout error, hence the exclusion.
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            timed_out = isinstance(reason, urllib3.exceptions.TimeoutError) and not isinstance(
-                reason, urllib3.exceptions.NewConnectionError)
-            if isinstance(exc, requests.exceptions.Timeout) or timed_out:
-                raise RegistryUnavailable(f"registry timed out after {self.timeout:g}s: {where}") from None
-            raise RegistryUnavailable(f"registry unreachable (connection failed): {where}") from None
+            raise self._unavailable(exc, where) from None
+
+    def _unavailable(self, exc: requests.exceptions.RequestException, where: str) -> RegistryUnavailable:
+        if _timed_out(exc):
+            return RegistryUnavailable(f"registry timed out after {self.timeout:g}s: {where}")
+        return RegistryUnavailable(f"registry unreachable (connection failed): {where}")
+
+    def _tls_hint(self, error: str, url: str) -> str:
+        host = urlsplit(url).netloc
+        if "CERTIFICATE_VERIFY_FAILED" not in error:  # a handshake that never got to a certificate
+            return "if this registry speaks plain http, add it to TAGPIN_INSECURE_REGISTRIES"
+        if "mismatch" in error:  # OpenSSL: "Hostname mismatch" / "IP address mismatch"
+            return f"the registry's certificate does not name {urlsplit(url).hostname}"
+        return self.trust.hint(host)
 
     def send(self, method: str, url: str, *, kind: str, **kwargs: object) -> requests.Response:
         """One logical request: back off on 429, raise RegistryUnavailable on 5xx that outlived retries."""

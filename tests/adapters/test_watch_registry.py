@@ -23,7 +23,8 @@ def test_steady_scans_cost_one_listing_per_repository(registry: str, unique: str
         tags = memo.tags(image)                         # many tenants, one listing
         digest = memo.digest(image, "1.0.0")
         after = client.stats
-        return tags, digest, {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        # A loopback host is asked once per client whether it speaks https ("probe"): not a per-scan cost.
+        return tags, digest, {k: after.get(k, 0) - before.get(k, 0) for k in after if k != "probe"}
 
     tags, digest, cost = scan()
     assert tags == ("1.0.0",) and digest == first and sum(cost.values()) == 2

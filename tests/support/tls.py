@@ -1,0 +1,86 @@
+"""A private CA made with the openssl CLI, and the real Debian docker-registry serving HTTPS with its cert."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import unavailable
+
+# RFC 5280 shapes that strict verifiers accept: a CA that may sign (openssl.cnf's v3_ca plus keyUsage), and a
+# leaf for serverAuth naming 127.0.0.1.
+_LEAF_EXT = ("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+             "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n"
+             "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path          # the CA certificate (PEM): what an operator points TAGPIN_REGISTRY_CA at
+    cert: Path        # the server certificate, signed by ca
+    key: Path
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_pki(folder: Path) -> Pki:
+    if shutil.which("openssl") is None:
+        unavailable("openssl", "no openssl CLI (apt-get install openssl)")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "leaf.ext").write_text(_LEAF_EXT)
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+             "-subj", "/CN=tagpin test CA", "-keyout", "ca.key", "-out", "ca.crt",
+             "-extensions", "v3_ca", "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder)
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
+             "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr", cwd=folder)
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-extfile", "leaf.ext", "-out", "server.crt", cwd=folder)
+    return Pki(folder / "ca.crt", folder / "server.crt", folder / "server.key")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def tls_registry(folder: Path, pki: Pki) -> Iterator[str]:
+    """`docker-registry serve` over HTTPS on a free loopback port (deletes enabled); yields host:port."""
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        unavailable("registry", "no docker-registry binary (apt-get install docker-registry)")
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "registry.yml"
+    config.write_text(
+        "version: 0.1\nlog: {level: error}\n"
+        f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}, delete: {{enabled: true}}}}\n"
+        f"http: {{addr: 127.0.0.1:{port}, tls: {{certificate: {pki.cert}, key: {pki.key}}}}}\n")
+    log = (folder / "registry.log").open("wb")
+    process = subprocess.Popen([str(binary), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError(f"docker-registry did not listen on {port}: "
+                                       f"{(folder / 'registry.log').read_text()[-2000:]}") from None
+                time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()

@@ -30,7 +30,7 @@ def build_context(settings: Settings) -> Context:
     store = Store(settings.database_url)
     store.migrate()
     registry = RegistryClient(insecure=settings.insecure_registries, docker_config=settings.docker_config,
-                              cache_ttl=settings.registry_cache_ttl)
+                              cache_ttl=settings.registry_cache_ttl, ca_bundle=settings.registry_ca)
     return Context(settings, store, registry, lambda: Swarm.from_env(settings.docker_environ))
 
 

@@ -62,6 +62,7 @@ class Settings:
     docker_config: Path | None = None
     converge_timeout: float = 120.0
     registry_cache_ttl: float = 60.0
+    registry_ca: Path | None = None                 # TAGPIN_REGISTRY_CA: a PEM bundle of extra registry CAs
     docker_environ: Mapping[str, str] = field(default_factory=dict)
     actor: str = "cli"
     log_file: Path | None = None
@@ -98,6 +99,7 @@ class Settings:
             docker_config=config_path,
             converge_timeout=_float(env, "TAGPIN_CONVERGE_TIMEOUT", 120.0),
             registry_cache_ttl=_float(env, "TAGPIN_REGISTRY_CACHE_TTL", 60.0),
+            registry_ca=Path(env["TAGPIN_REGISTRY_CA"]) if env.get("TAGPIN_REGISTRY_CA") else None,
             docker_environ={k: v for k, v in env.items() if k.startswith("DOCKER_") or k in ("PATH", "HOME")},
             actor=env.get("TAGPIN_ACTOR") or (f"{env['USER']} (cli)" if env.get("USER") else "cli"),
             watch_interval=_float(env, "TAGPIN_WATCH_INTERVAL", 300.0),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,3 +70,18 @@ def test_unreadable_ca_file_is_one_clear_error(https_registry: str, tmp_path: Pa
     with RegistryClient(ca_bundle=missing, certs_dir=tmp_path) as client, \
             pytest.raises(RegistryError, match=rf"cannot load the CA {missing} from TAGPIN_REGISTRY_CA"):
         client.tags(parse_reference(f"{https_registry}/acme/app"))
+
+
+def test_the_cli_reads_tagpin_registry_ca(https_registry: str, pki: Pki, tmp_path: Path) -> None:
+    tagpin = str(Path(sys.executable).with_name("tagpin"))
+    env = {**os.environ, "HOME": str(tmp_path), "TAGPIN_DATABASE_URL": f"sqlite:///{tmp_path / 'tagpin.db'}"}
+    env.pop("TAGPIN_REGISTRY_CA", None)
+    argv = [tagpin, "resolve", f"{https_registry}/acme/app", "--json"]
+    refused = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert refused.returncode == 1
+    assert "the registry's certificate is not trusted: set TAGPIN_REGISTRY_CA=" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    done = subprocess.run(argv, capture_output=True, text=True, env={**env, "TAGPIN_REGISTRY_CA": str(pki.ca)},
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tag"] == "1.0.0"

@@ -2,68 +2,30 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-Message = dict[str, Any]
-LIMIT = 2900            # a section's text may hold 3,000 characters
+from bot.slack.layout import Page, fallback, rest_of, section, split
+from bot.slack.plan_blocks import Message, offers_confirm, plan, tag
 
-
-def _section(text: str) -> dict[str, Any]:
-    if len(text) > LIMIT:
-        text = text[:LIMIT] + "\n…(truncated)"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:LIMIT]}]}
+__all__ = ["Message", "audit", "drift", "error", "offers_confirm", "outcome_line", "plan", "progress", "status",
+           "text"]
 
 
 def text(message: str) -> Message:
-    return {"text": message, "blocks": [_section(message)]}
+    page = Page()
+    lines = message.splitlines() or [message]
+    page.lines(lines, more=rest_of(lines))
+    return {"text": fallback(message), "blocks": page.done()}
 
 
 def error(message: str, hint: str = "") -> Message:
-    body = f":warning: {message}" + (f"\n_{hint}_" if hint else "")
-    return {"text": f"tagpin: {message}", "blocks": [_section(body)]}
-
-
-def _change(service: dict[str, Any]) -> str:
-    flags = ", ".join(f for f in service.get("flags", []) if f != "new_tenant")
-    before = service.get("from") or "nothing"
-    after = service.get("to") or "removed"
-    return f"• `{service['name']}` {_tag(before)} → {_tag(after)} ({flags})"
-
-
-def _tag(reference: str) -> str:
-    """The tag and a short digest of a pinned reference, which is what a human compares."""
-    name, _, digest = reference.partition("@")
-    tag = name.rsplit(":", 1)[-1] if ":" in name.rsplit("/", 1)[-1] else name
-    return f"{tag}@{digest.split(':')[-1][:12]}" if digest else tag
-
-
-def plan(data: dict[str, Any], *, confirm_id: str | None = None, notice: str = "") -> Message:
-    """A plan (Plan.as_dict()), with Confirm/Cancel when it needs a human; confirm opens Slack's own dialog."""
-    tenant = data["tenant"]
-    lines = [f"*Deploy plan for `{tenant}`*" + (" (new tenant)" if data.get("new_tenant") else "")]
-    lines += [_change(s) for s in data.get("services", [])]
-    blocks = ([_section(f":arrows_counterclockwise: {notice}")] if notice else []) + [_section("\n".join(lines))]
-    risks = data.get("risks") or []
-    if risks:
-        blocks.append(_context(":warning: " + " · ".join(risks)))
-    if confirm_id is not None:
-        dialog = {"title": {"type": "plain_text", "text": f"Deploy {tenant}?"[:100]},
-                  "text": {"type": "mrkdwn", "text": ("This plan is risky: " + "; ".join(risks))[:300]},
-                  "confirm": {"type": "plain_text", "text": "Deploy"},
-                  "deny": {"type": "plain_text", "text": "Back"}, "style": "danger"}
-        blocks.append({"type": "actions", "block_id": "tagpin_confirm", "elements": [
-            {"type": "button", "action_id": "tagpin_confirm", "style": "danger", "value": confirm_id,
-             "text": {"type": "plain_text", "text": "Confirm"}, "confirm": dialog},
-            {"type": "button", "action_id": "tagpin_cancel", "value": confirm_id,
-             "text": {"type": "plain_text", "text": "Cancel"}}]})
-        blocks.append(_context(f"Plan {data['digest'][:12]} · only the requester can confirm · expires in 10 min"))
-    summary = f"Deploy plan for {tenant}: " + ("; ".join(risks) if risks else "no risks")
-    return {"text": summary, "blocks": blocks}
+    # The hint is kept room for first: what to do next survives an error message of any length.
+    page = Page(reserve=[section(f"_{hint}_")] if hint else [])
+    pieces = split(f":warning: {message}", 1000)
+    page.lines(pieces, more=rest_of(pieces))
+    return {"text": fallback(f"tagpin: {message}"), "blocks": page.done()}
 
 
 STEPS = ("resolving", "applying", "verifying")
@@ -80,8 +42,12 @@ def progress(title: str, reached: Sequence[str], detail: str = "", final: str | 
         else:
             marks.append(f":white_circle: {step}")
     chain = "  →  ".join(marks)
-    body = f"*{title}*\n{chain}" + (f"\n{final}" if final else "") + (f"\n_{detail}_" if detail else "")
-    return {"text": f"{title}: {final or (reached[-1] if reached else 'starting')}", "blocks": [_section(body)]}
+    lines = [f"*{title}*", chain, *(split(final, 1000) if final else []),
+             *(f"_{piece}_" for piece in (split(detail, 1000) if detail else []))]
+    page = Page()
+    page.lines(lines, more=rest_of(lines))
+    return {"text": fallback(f"{title}: {final or (reached[-1] if reached else 'starting')}"),
+            "blocks": page.done()}
 
 
 def outcome_line(data: dict[str, Any]) -> str:
@@ -91,41 +57,88 @@ def outcome_line(data: dict[str, Any]) -> str:
     return f"{icon} *{data['outcome']}*{where}{seconds}" + (f": {data['message']}" if data.get("message") else "")
 
 
+def _counts(kinds: Counter[str]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+
+
+def _kinds(service: dict[str, Any]) -> list[str]:
+    return [d["kind"] for d in service.get("drift", [])] or ["ok"]
+
+
 def status(data: dict[str, Any]) -> Message:
-    lines = [f"*Status of `{data['tenant']}`*"]
-    for s in data["services"]:
+    tenant, services = data["tenant"], data["services"]
+    # Services with drift first: what is cut for room is what is fine, and the summary counts it anyway.
+    ordered = sorted(services, key=lambda s: not s.get("drift"))
+    kinds = Counter(k for s in services for k in _kinds(s))
+    head = f"*Status of `{tenant}`* · {len(services)} service(s): {_counts(kinds)}"
+    if data.get("complete") is False:
+        head = (f":large_yellow_circle: {head}\nIncomplete: {data.get('unknown', kinds['unknown'])} service(s) "
+                "could not be judged, so this is no all-clear.")
+    lines = []
+    for s in ordered:
         replicas = f"{s['replicas']['running']}/{s['replicas']['desired']}"
-        spec = _tag(s["spec_reference"]) if s.get("spec_reference") else "not running"
+        spec = tag(s["spec_reference"]) if s.get("spec_reference") else "not running"
         best = (s.get("available") or {}).get("tag") or "?"
-        drift = ", ".join(d["kind"] for d in s.get("drift", [])) or "ok"
-        lines.append(f"• `{s['name']}` {spec} ({replicas}) · newest allowed {best} · {drift}")
-    return {"text": f"Status of {data['tenant']}", "blocks": [_section("\n".join(lines))]}
+        lines.append(f"• `{s['name']}` {spec} ({replicas}) · newest allowed {best} · {', '.join(_kinds(s))}")
+    page = Page()
+    page.lines([head])
+    notes = sorted({s["registry_note"] for s in services if s.get("registry_note")})
+
+    def hidden(n: int) -> str:
+        rest = Counter(k for s in ordered[len(ordered) - n:] for k in _kinds(s))
+        return f"…and {n} more service(s) ({_counts(rest)}); the whole status: `tagpin status {tenant}`"
+
+    page.reserve = _notes_room(notes)
+    page.lines(lines, more=hidden)
+    page.reserve = []
+    page.context([f"registry: {n}" for n in notes], more=lambda n: f"…and {n} more registry note(s)")
+    return {"text": fallback(head.replace("*", "")), "blocks": page.done()}
 
 
-def _scan_context(data: dict[str, Any]) -> dict[str, Any]:
-    watcher = data.get("watcher_scan_at")
-    facts = [f"the watcher's last scan: {watcher[:16].replace('T', ' ')} UTC" if watcher
-             else "the watcher has not scanned yet"]
-    facts += [f"registry: {note}" for note in data.get("registry_notes", [])]
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]}
+def _notes_room(notes: Sequence[str]) -> list[dict[str, Any]]:
+    """Room kept for the registry notes while the list above them fills: what went wrong is never crowded out."""
+    size = min(sum(len(n) + 13 for n in notes), 4000)
+    return [section("x" * size)] if notes else []
 
 
 def drift(data: dict[str, Any]) -> Message:
-    findings = data["findings"]
-    if not findings:
-        head = f":large_green_circle: no drift in {len(data['tenants'])} tenant(s)"
-        return {"text": head, "blocks": [_section(head), _scan_context(data)]}
-    lines = [f":large_orange_circle: *{len(findings)} finding(s)*"]
-    lines += [f"• `{f['tenant']}/{f['service']}` *{f['kind']}*: {f['detail'] or ''}".rstrip(": ")
-              for f in findings]
-    return {"text": f"{len(findings)} drift finding(s)",
-            "blocks": [_section("\n".join(lines)), _scan_context(data)]}
+    findings, tenants = data["findings"], data["tenants"]
+    kinds = Counter(f["kind"] for f in findings)
+    complete = data.get("complete", True) is not False
+    if not findings and complete:
+        head = f":large_green_circle: no drift in {len(tenants)} tenant(s)"
+    else:
+        icon = ":large_orange_circle:" if complete else ":large_yellow_circle:"
+        head = f"{icon} *{len(findings)} finding(s)* in {len(tenants)} tenant(s)" + (
+            f": {_counts(kinds)}" if findings else "")
+        if not complete:
+            head += (f"\nIncomplete: {data.get('unknown', kinds['unknown'])} service(s) could not be judged, "
+                     "so this is no all-clear.")
+    lines = [f"• `{f['tenant']}/{f['service']}` *{f['kind']}*: {f['detail'] or ''}".rstrip(": ") for f in findings]
+    watcher = data.get("watcher_scan_at")
+    facts = [f"the watcher's last scan: {watcher[:16].replace('T', ' ')} UTC" if watcher
+             else "the watcher has not scanned yet"]
+    notes = [f"registry: {note}" for note in data.get("registry_notes", [])]
+
+    def hidden(n: int) -> str:
+        rest = Counter(f["kind"] for f in findings[len(findings) - n:])
+        return f"…and {n} more finding(s) ({_counts(rest)}); the whole list: `tagpin drift --json`"
+
+    page = Page()
+    page.lines([head])
+    page.reserve = _notes_room(notes)
+    page.lines(lines, more=hidden)
+    page.reserve = []
+    page.context(facts + notes, more=lambda n: f"…and {n} more registry note(s); `tagpin drift --json` has them")
+    return {"text": fallback(head.replace("*", "")), "blocks": page.done()}
 
 
 def audit(events: Sequence[dict[str, Any]], tenant: str | None) -> Message:
     title = f"*Audit trail{f' of `{tenant}`' if tenant else ''}* (newest first)"
-    lines = [title] + [f"• {e['at'][:16].replace('T', ' ')} {e['actor']} `{e['command']}` "
-                       f"{e['tenant'] or ''} → {e['outcome']}" for e in events]
-    if not events:
-        lines.append("nothing recorded yet")
-    return {"text": title.strip("*"), "blocks": [_section("\n".join(lines))]}
+    lines = [f"• {e['at'][:16].replace('T', ' ')} {e['actor']} `{e['command']}` "
+             f"{e['tenant'] or ''} → {e['outcome']}" for e in events] or ["nothing recorded yet"]
+    page = Page()
+    page.lines([title])
+    page.lines(lines, more=lambda n: f"…and {n} older event(s); `tagpin audit{f' {tenant}' if tenant else ''} "
+                                     f"--limit {len(events)}` shows them all")
+    return {"text": fallback(title.replace("*", "")), "blocks": page.done()}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.slack.layout import Page, fallback, rest_of, split
+
 DEPLOY_NOW = "tagpin_notice_deploy"
 SHOW_PLAN = "tagpin_notice_plan"
 SNOOZE = "tagpin_notice_snooze"
@@ -41,7 +43,7 @@ def title(n: NoticeLike) -> str:
 
 def text(n: NoticeLike) -> str:
     """The plain-text fallback (notifications, screen readers, the local shell)."""
-    return f"{title(n)} -- {n.detail}"
+    return fallback(f"{title(n)} -- {n.detail}")
 
 
 def blocks(n: NoticeLike) -> list[dict[str, Any]]:
@@ -52,13 +54,10 @@ def blocks(n: NoticeLike) -> list[dict[str, Any]]:
         facts.append(f"target `{n.target}`")
     if n.snoozed_until and n.status == "open":
         facts.append(f"snoozed until {n.snoozed_until:%Y-%m-%d %H:%M} UTC by {n.snoozed_by}")
-    out: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title(n)}*\n{n.detail}"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(facts)}]},
-    ]
+    buttons: list[dict[str, Any]] = []
     if n.status == "open" and n.tenant != "*":
         value = f"{n.id}:{n.tenant}"
-        out.append({"type": "actions", "block_id": f"notice-{n.id}", "elements": [
+        buttons.append({"type": "actions", "block_id": f"notice-{n.id}", "elements": [
             {"type": "button", "action_id": DEPLOY_NOW, "text": {"type": "plain_text", "text": "Deploy now"},
              "style": "primary", "value": value},
             {"type": "button", "action_id": SHOW_PLAN, "text": {"type": "plain_text", "text": "Show plan"},
@@ -66,7 +65,12 @@ def blocks(n: NoticeLike) -> list[dict[str, Any]]:
             {"type": "button", "action_id": SNOOZE, "text": {"type": "plain_text", "text": "Snooze 24 h"},
              "value": value},
         ]})
-    return out
+    # The buttons keep their room; a detail or reference of any length is cut with a note saying so.
+    page = Page(reserve=buttons)
+    lines = [f"*{title(n)}*", *split(n.detail, 1000)]
+    page.lines(lines, more=rest_of(lines))
+    page.context(facts, more=lambda k: f"…and {k} more fact(s)")
+    return page.done()
 
 
 def metadata(n: NoticeLike) -> dict[str, Any]:

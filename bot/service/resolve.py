@@ -10,6 +10,8 @@ from bot.domain.references import ImageRef
 from bot.domain.versions import Candidate, Policy, Rejection, Selection, select
 from bot.errors import AmbiguousVersion, NoDeployableTag
 
+DELETED_WHILE_RESOLVING = "deleted from the registry while resolving (listed, then manifest unknown)"
+
 
 class Registry(Protocol):
     def tags(self, image: ImageRef) -> tuple[str, ...]: ...
@@ -25,6 +27,9 @@ class Resolution:
     selection: Selection
     skipped: tuple[Rejection, ...]      # candidates passed over after listing (deleted since)
 
+    def _gone(self) -> set[str]:
+        return {r.tag for r in self.skipped}
+
     @property
     def reference(self) -> str:
         return self.image.pinned(self.tag, self.digest)
@@ -38,7 +43,7 @@ class Resolution:
             "image": self.image.name(), "tag": self.tag, "digest": self.digest, "reference": self.reference,
             "version": str(self.candidate.version),
             "candidates": [{"tag": c.tag, "aliases": list(c.aliases), "version": str(c.version)}
-                           for c in self.selection.candidates],
+                           for c in self.selection.candidates if c.tag not in self._gone()],
             "rejected": [{"tag": r.tag, "reason": r.reason} for r in (*self.skipped, *self.selection.rejected)],
         }
 
@@ -56,12 +61,14 @@ def resolve(registry: Registry, image: ImageRef, policy: Policy, current: str | 
     skipped: list[Rejection] = []
     for candidate in selection.iter_candidates():
         digest = registry.digest(image, candidate.tag)
-        if digest is None:
-            skipped.append(Rejection(candidate.tag, "deleted from the registry after it was listed"))
+        if digest is None:  # said, never silent: the operator sees why the next candidate won
+            skipped.append(Rejection(candidate.tag, DELETED_WHILE_RESOLVING))
             continue
         for alias in candidate.aliases:
             other = registry.digest(image, alias)
-            if other is not None and other != digest:
+            if other is None:
+                skipped.append(Rejection(alias, DELETED_WHILE_RESOLVING))
+            elif other != digest:
                 raise AmbiguousVersion(
                     f"{image.name()}: {candidate.tag} and {alias} are one version but point to different "
                     f"digests ({digest[:19]}… vs {other[:19]}…); re-push one of them or delete the wrong tag")

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 
 from bot.errors import UsageError
 
+# Every usage as `/tagpin <command>`: Slack keeps `/status` for setting one's own status, so a bare `/status` never
+# reaches the app; status leads because it is the first thing people ask.
 USAGE = {
-    "deploy": "/deploy TENANT [SERVICE@VERSION …] [--dry-run] [--allow-downgrade]",
-    "status": "/status TENANT",
-    "drift": "/drift [TENANT …]",
-    "audit": "/audit [TENANT] [--limit N]",
-    "rollback": "/rollback TENANT",
+    "status": "/tagpin status TENANT",
+    "deploy": "/tagpin deploy TENANT [SERVICE@VERSION …] [--dry-run] [--allow-downgrade]",
+    "drift": "/tagpin drift [TENANT …]",
+    "audit": "/tagpin audit [TENANT] [--limit N]",
+    "rollback": "/tagpin rollback TENANT",
     "help": "/tagpin help",
 }
 # Slack clients (macOS autocorrect) turn `--dry-run` into `—dry-run`; accept what people actually send.
@@ -32,7 +34,8 @@ class Invocation:
 
 def help_text() -> str:
     lines = "\n".join(f"• `{usage}`" for name, usage in USAGE.items() if name != "help")
-    return f"tagpin commands (also as `/tagpin <command> …`):\n{lines}"
+    return (f"tagpin commands:\n{lines}\n"
+            "`/deploy`, `/drift`, `/audit` and `/rollback` also work on their own.")
 
 
 def parse(command: str, text: str) -> Invocation:

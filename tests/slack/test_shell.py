@@ -17,7 +17,7 @@ def test_piped_lines_are_answered_as_in_slack(tmp_path: Path) -> None:
     lines = "/tagpin help\n/deploy\n/rollback acme\nconfirm\n/audit acme\nexit\n/status never-read\n"
     assert run_shell(ctx, name="alice", stdin=io.StringIO(lines), out=out) == 0
     text = out.getvalue()
-    assert "tagpin> /tagpin help" in text and "/deploy TENANT" in text
+    assert "tagpin> /tagpin help" in text and "/tagpin deploy TENANT" in text
     assert "(only you) │ ⚠️  which tenant?" in text                          # usage error, in the ack
     assert "#audit │ /rollback acme by ULOCAL (@alice)" in text               # the audit thread's parent
     assert "acme has no earlier converged deployment to roll back to" in text   # refused before any template

@@ -9,6 +9,7 @@ import pytest
 from bot.errors import Refused, UsageError
 from bot.slack.commands import Invocation, parse
 from bot.slack.confirm import Confirmations
+from tests.slack.harness import Bot
 
 
 @pytest.mark.parametrize(("command", "text", "expected"), [
@@ -126,3 +127,14 @@ def test_the_bot_will_not_start_without_a_reachable_slack_or_with_a_refused_toke
         api.down = True
         with pytest.raises(ChatError, match="cannot reach the Slack Web API"):
             build(ctx, client=web_client(api.url, "xoxb-t", backoff=0.01))
+
+
+def test_help_leads_with_tagpin_forms_because_slash_status_is_slacks_own(offline_bot: Bot) -> None:
+    """Slack keeps `/status` for setting one's own status; every command is shown as `/tagpin <command>`."""
+    reply = offline_bot.command("/tagpin", "help")
+    text = "\n".join(b["text"]["text"] for b in reply.json()["blocks"])
+    bullets = [line for line in text.splitlines() if line.startswith("• ")]
+    assert bullets[0].startswith("• `/tagpin status TENANT`"), text
+    assert all(line.startswith("• `/tagpin ") for line in bullets), text
+    assert {"deploy", "drift", "audit", "rollback"} <= {line.split()[2].strip("`") for line in bullets}
+    assert "`/status" not in text

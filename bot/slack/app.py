@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, Response, request
 from slack_bolt import App
-from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -18,6 +17,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from werkzeug.exceptions import HTTPException
 
 from bot.errors import ChatError, UsageError
 from bot.service.confirmations import confirmation_store
@@ -27,6 +27,7 @@ from bot.slack import listeners, listeners_deploy, listeners_notices
 from bot.slack.auth import Authorizer
 from bot.slack.confirm import TTL, Confirmations
 from bot.slack.dedupe import Deduplicator
+from bot.slack.intake import MAX_BODY, Intake, refuse, silence_body_logging
 from bot.slack.posting import SlackPoster
 from bot.slack.runtime import Runtime
 
@@ -80,13 +81,19 @@ def build(ctx: Context, *, client: WebClient | None = None) -> tuple[App, Runtim
 
 
 def flask_app(app: App) -> Flask:
-    """bolt's Flask adapter at /slack/events (Slack's request URL for commands and interactivity)."""
+    """bolt behind the intake checks at /slack/events (Slack's request URL for commands and interactivity)."""
     web = Flask("tagpin")
-    handler = SlackRequestHandler(app)
+    web.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    silence_body_logging()
+    intake = Intake(app)
 
     @web.post("/slack/events")
     def events() -> Response:
-        return handler.handle(request)
+        return intake.handle(request)
+
+    @web.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:        # 404, 405, 413 …: JSON, not Flask's HTML page
+        return refuse(exc.code or 400, exc.description or exc.name)
 
     @web.get("/healthz")
     def healthz() -> Response:

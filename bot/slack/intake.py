@@ -1,0 +1,118 @@
+"""The bot's front door: oversized, malformed and forged requests refused before bolt reads them; no body logged."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Request, Response, jsonify
+from slack_bolt import App
+from slack_bolt.adapter.flask.handler import to_flask_response
+from slack_bolt.request import BoltRequest, payload_utils
+from werkzeug.exceptions import RequestEntityTooLarge
+
+log = logging.getLogger("tagpin.slack")
+# Slack's payloads are a few KiB (a modal's view at most a few hundred); 1 MiB is generous. Flask's
+# MAX_CONTENT_LENGTH enforces it before reading: a larger Content-Length is refused unread, and a chunked
+# body is cut off at the limit, so a forged 100 MB body never sits in memory.
+MAX_BODY = 1 << 20
+# bolt logs these with the whole body (and the signature) in the message; a forged flood then fills the disk.
+_BODY_LOGGING = {"slack_bolt.RequestVerification": "Invalid request signature",
+                 "slack_bolt.App": "A global middleware"}
+
+# What bolt's build_required_kwargs extracts from every request, before any listener runs.
+_EXTRACTORS = (payload_utils.to_options, payload_utils.to_shortcut, payload_utils.to_action, payload_utils.to_view,
+               payload_utils.to_command, payload_utils.to_event, payload_utils.to_message, payload_utils.to_step)
+
+
+class _NoBodies(logging.Filter):
+    """Drops bolt's records that would carry a request body, whatever level the operator configures."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+
+def silence_body_logging() -> None:
+    """Install the filters once (the loggers are process-wide)."""
+    for name, prefix in _BODY_LOGGING.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoBodies) for f in logger.filters):
+            logger.addFilter(_NoBodies(prefix))
+
+
+def refuse(status: int, why: str) -> Response:
+    """A short JSON answer; never the request's bytes, never a traceback."""
+    answer = jsonify(error=why)
+    answer.status_code = status
+    return answer
+
+
+class Intake:
+    """bolt's Flask adapter with the checks it lacks: size first, then headers, encoding and shape, then bolt."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    def handle(self, req: Request) -> Response:
+        raw = _body(req)
+        if raw is None:
+            return refuse(413, f"request body larger than {MAX_BODY} bytes")
+        stamp = req.headers.get("X-Slack-Request-Timestamp", "")
+        signature = req.headers.get("X-Slack-Signature", "")
+        if not (stamp.isascii() and stamp.isdigit()) or not signature:
+            return refuse(400, "X-Slack-Request-Timestamp (a number) and X-Slack-Signature are required")
+        # bolt's adapter hands over werkzeug's Headers (typed ignore); a plain mapping of lists is what bolt takes.
+        headers: dict[str, str | Sequence[str]] = {
+            name.lower(): req.headers.getlist(name) for name, _ in req.headers.items()}
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return refuse(400, "request body is not UTF-8")
+        try:
+            bolt_req = BoltRequest(body=body, query=req.query_string.decode("latin-1"), headers=headers)
+        except (ValueError, TypeError, AttributeError, KeyError):   # bad JSON, a payload that is not an object
+            return refuse(400, "request body is not a Slack payload")
+        if not isinstance(bolt_req.body, dict) or not _shaped(bolt_req.body):
+            return refuse(400, "request body is not a Slack payload")
+        try:
+            # bolt verifies the signature first thing in dispatch (its log line of the body filtered out above).
+            answer = self.app.dispatch(bolt_req)
+        except Exception:
+            # Signed but shaped unlike anything Slack sends, it tripped bolt's own dispatch (e.g. an action
+            # list that is empty): the sender's fault, told as such; the reference finds it in the log.
+            ref = uuid.uuid4().hex[:8]
+            log.warning("malformed signed request %s (%d bytes) broke dispatch", ref, len(raw), exc_info=True)
+            return refuse(400, f"malformed Slack payload (reference {ref})")
+        if answer.status == 401:
+            log.info("refused a request with a bad or stale signature (%d bytes from %s)", len(raw), req.remote_addr)
+        return to_flask_response(answer)
+
+
+def _shaped(body: dict[str, Any]) -> bool:
+    """Whether bolt's own extractors can read `body`: it runs them all on every request and answers 500 when
+    one trips on a shape Slack never sends (an empty `actions` list, a `view` that is a string)."""
+    try:
+        for extract in _EXTRACTORS:
+            extract(body)
+    except (LookupError, TypeError, AttributeError, ValueError):
+        return False
+    return True
+
+
+def _body(req: Request) -> bytes | None:
+    """The request body, or None when it is larger than MAX_BODY (then at most MAX_BODY bytes were read)."""
+    try:
+        stream = req.stream          # a Content-Length past MAX_CONTENT_LENGTH raises here, unread
+        raw = stream.read()
+        # werkzeug stops a chunked body at the limit without a word; one byte more tells it was longer.
+        if len(raw) >= MAX_BODY and stream.read(1):
+            return None
+    except RequestEntityTooLarge:
+        return None
+    return raw

@@ -85,3 +85,10 @@ def test_the_cli_reads_tagpin_registry_ca(https_registry: str, pki: Pki, tmp_pat
                           timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["tag"] == "1.0.0"
+
+
+def test_a_certificate_for_another_name_says_so(https_registry: str, pki: Pki, tmp_path: Path) -> None:
+    other_name = https_registry.replace("127.0.0.1", "localhost")  # the certificate names only IP 127.0.0.1
+    with RegistryClient(ca_bundle=pki.ca, certs_dir=tmp_path) as client, \
+            pytest.raises(RegistryUnavailable, match=r"the registry's certificate does not name localhost$"):
+        client.tags(parse_reference(f"{other_name}/acme/app"))

@@ -84,6 +84,11 @@ def build_parser() -> Parser:
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
+    for number, arg in enumerate(argv, 1):
+        try:    # Python decodes argv with surrogateescape: bytes that are not UTF-8 would reach the store and crash
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"argument {number} is not valid UTF-8: {arg!a}") from None
     return build_parser().parse_args(list(argv))
 
 

@@ -117,6 +117,12 @@ def test_resolve_survives_any_arguments(cli_env: Path, repo: str, options: list[
 
 
 @FUZZ
+@given(args=ARGS)
+def test_watch_once_survives_any_arguments(cli_env: Path, args: list[str]) -> None:
+    check(["watch", "--once", *args], cli_env / "tagpin.log")      # no SLACK_BOT_TOKEN: it can never start posting
+
+
+@FUZZ
 @given(command=st.sampled_from(["shell", "bot", "watch", "nosuch", ""]), args=ARGS.filter(bool))
 def test_long_running_commands_refuse_bad_arguments_in_one_line(cli_env: Path, command: str,
                                                                 args: list[str]) -> None:

@@ -119,6 +119,7 @@ def flush_forever(rt: Runtime, every: float = FLUSH_EVERY) -> threading.Event:
 
 def serve(ctx: Context) -> None:
     """`tagpin bot`: Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP on TAGPIN_BIND."""
+    silence_body_logging()       # Socket Mode never builds the Flask app, and bolt would log bodies there too
     app, rt = build(ctx)
     flush_forever(rt)
     if ctx.settings.slack_app_token:

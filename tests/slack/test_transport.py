@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from bot.service.observe import Observer
-from tests.slack.harness import AUDIT, Bot, running_bot
+from bot.slack.intake import MAX_BODY
+from bot.slack.signing import signed_headers
+from tests.slack.harness import AUDIT, SECRET, Bot, running_bot
 
 
 def _only_the_control_answers(bot: Bot) -> None:
@@ -28,6 +31,13 @@ def test_a_forged_signature_is_refused_with_401_and_nothing_runs(offline_bot: Bo
     assert reply.status_code == 401
     _only_the_control_answers(offline_bot)
     assert offline_bot.rt.ctx.store.events() == []
+
+
+def test_a_signed_but_broken_payload_is_400_and_an_oversized_body_413(offline_bot: Bot) -> None:
+    for body, status in ((b"payload=%7Bnot-json", 400), (b"a=" + b"x" * MAX_BODY, 413)):
+        reply = requests.post(offline_bot.url, data=body, headers=signed_headers(SECRET, body), timeout=10)
+        assert reply.status_code == status and "error" in reply.json(), (status, reply.text[:200])
+    _only_the_control_answers(offline_bot)
 
 
 def test_a_stale_timestamp_is_refused_with_401(offline_bot: Bot) -> None:

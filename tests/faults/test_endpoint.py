@@ -142,7 +142,7 @@ def test_a_forged_100_mb_body_is_refused_413_unread_and_the_bot_stays_small(bot_
     peak_growth_mb = (bot_process.status("VmHWM") - before) / 1024
     print(f"\nRSS before {before / 1024:.1f} MB, peak growth {peak_growth_mb:.1f} MB, answers {results}")
     assert [status for status, _ in results] == [413] * 4, results
-    assert all(sent <= 8 * MiB for _, sent in results), results     # refused early, not after 100 MB
+    assert all(sent <= 16 * MiB for _, sent in results), results    # refused early (socket buffers), not at 100 MB
     assert peak_growth_mb < 50
     assert marker not in bot_process.log_text()
     assert requests.get(f"http://{bot_process.host}:{bot_process.port}/healthz", timeout=5).ok

@@ -27,6 +27,8 @@ EXIT_INCOMPLETE = 4
 
 
 def build_context(settings: Settings) -> Context:
+    if settings.state_dir is not None and settings.database_url == f"sqlite:///{settings.state_dir / 'tagpin.db'}":
+        settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)     # the default database's home
     store = Store(settings.database_url)
     store.migrate()
     registry = RegistryClient(insecure=settings.insecure_registries, docker_config=settings.docker_config,
@@ -98,6 +100,9 @@ def run(argv: Sequence[str]) -> int:
         return _fail(f"internal error (reference {ref}); this is a bug in tagpin -- the traceback is in "
                      f"{where or 'the log'}", as_json, "InternalError", 70)
     print(json.dumps(data, indent=None if as_json else 2, default=str) if as_json else text)
+    if data.get("outcome") == "interrupted":
+        print(f"error: interrupted: {data.get('message')}", file=sys.stderr)
+        return 130
     if data.get("complete") is False:
         print(f"error: incomplete: {data.get('unknown') or 'some'} service(s) could not be judged; see the output "
               "above", file=sys.stderr)

@@ -29,6 +29,14 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def state_dir(env: Mapping[str, str]) -> Path | None:
+    """Where tagpin keeps its state: $XDG_STATE_HOME/tagpin, else ~/.local/state/tagpin (XDG base directories),
+    so the audit trail does not split by working directory."""
+    if env.get("XDG_STATE_HOME"):
+        return Path(env["XDG_STATE_HOME"]) / "tagpin"
+    return Path(env["HOME"]) / ".local" / "state" / "tagpin" if env.get("HOME") else None
+
+
 def _pairs(environ: Mapping[str, str], name: str) -> dict[str, str]:
     """APP=SERVICE,… (a bare APP means the service of the same name)."""
     out: dict[str, str] = {}
@@ -49,7 +57,7 @@ def _per_tenant(environ: Mapping[str, str], prefix: str) -> dict[str, tuple[str,
 @dataclass(frozen=True)
 class Settings:
     stack_template: Path | None = None
-    database_url: str = "sqlite:///tagpin.db"
+    database_url: str = "sqlite:///tagpin.db"       # from_env: $XDG_STATE_HOME/tagpin/tagpin.db
     insecure_registries: tuple[str, ...] = ()
     deployers: tuple[str, ...] = ()
     audit_channel: str | None = None
@@ -61,11 +69,13 @@ class Settings:
     slack_app_token: str | None = None
     docker_config: Path | None = None
     converge_timeout: float = 120.0
+    lease_ttl: float = 30.0                         # a deploy renews its lease every third of this
     registry_cache_ttl: float = 60.0
     registry_ca: Path | None = None                 # TAGPIN_REGISTRY_CA: a PEM bundle of extra registry CAs
     docker_environ: Mapping[str, str] = field(default_factory=dict)
     actor: str = "cli"
     log_file: Path | None = None
+    state_dir: Path | None = None                   # $XDG_STATE_HOME/tagpin: the default database and error log
     watch_interval: float = 300.0
     watch_remind: float = 4 * 3600.0
     watch_digest_ttl: float = 900.0
@@ -84,9 +94,11 @@ class Settings:
             Path(docker_config) / "config.json" if docker_config
             else Path(home) / ".docker" / "config.json" if home else None
         )
+        state = state_dir(env)
         return cls(
             stack_template=Path(template) if template else None,
-            database_url=env.get("TAGPIN_DATABASE_URL") or "sqlite:///tagpin.db",
+            database_url=env.get("TAGPIN_DATABASE_URL")
+            or (f"sqlite:///{state / 'tagpin.db'}" if state else "sqlite:///tagpin.db"),
             insecure_registries=_csv(env.get("TAGPIN_INSECURE_REGISTRIES")),
             deployers=_csv(env.get("TAGPIN_DEPLOYERS")),
             audit_channel=env.get("TAGPIN_AUDIT_CHANNEL") or None,
@@ -98,6 +110,7 @@ class Settings:
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             docker_config=config_path,
             converge_timeout=_float(env, "TAGPIN_CONVERGE_TIMEOUT", 120.0),
+            lease_ttl=_float(env, "TAGPIN_LEASE_TTL", 30.0),
             registry_cache_ttl=_float(env, "TAGPIN_REGISTRY_CACHE_TTL", 60.0),
             registry_ca=Path(env["TAGPIN_REGISTRY_CA"]) if env.get("TAGPIN_REGISTRY_CA") else None,
             docker_environ={k: v for k, v in env.items() if k.startswith("DOCKER_") or k in ("PATH", "HOME")},
@@ -109,6 +122,7 @@ class Settings:
             client_window=_float(env, "TAGPIN_CLIENT_WINDOW", 24 * 3600.0),
             tenant_deployers=_per_tenant(env, "TAGPIN_DEPLOYERS_"),
             tenant_channels=_per_tenant(env, "TAGPIN_CHANNELS_"),
+            state_dir=state,
             log_file=(Path(env["TAGPIN_LOG_FILE"]) if env.get("TAGPIN_LOG_FILE")
-                      else Path(home) / ".local" / "state" / "tagpin" / "errors.log" if home else None),
+                      else state / "errors.log" if state else None),
         )

@@ -69,6 +69,16 @@ class LockHeld(TagpinError):
     """Another deploy of the same tenant is running."""
 
 
+class LeaseLost(TagpinError):
+    """This deploy's lease on the tenant expired or was taken over; it stopped before its next write."""
+
+
+class Interrupted(TagpinError):
+    """SIGTERM or SIGINT arrived: the work stopped cleanly at a step boundary and recorded what it knows."""
+
+    exit_code = 130
+
+
 class NotFound(TagpinError):
     """A tenant, deployment or other named thing does not exist."""
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from bot.adapters.swarm import ServiceState, Swarm, digest_of
 
-Outcome = Literal["converged", "rolled_back", "failed"]
+Outcome = Literal["converged", "rolled_back", "failed", "interrupted"]
 ROLLING_BACK = {"rollback_started", "rollback_paused", "rollback_completed"}
 FAILED_TASK = {"failed", "rejected"}
 # A brand-new service has no previous spec to roll back to; this many failed tasks means it will not start.
@@ -80,11 +80,18 @@ class Converger:
                     return False
         return True
 
-    def wait(self, tenant: str, targets: Mapping[str, str], timeout: float) -> ConvergeReport:
+    def judge(self, tenant: str, targets: Mapping[str, str]) -> tuple[ServiceReport, ...]:
+        """One look (two Engine API calls): where each service stands against its target digest."""
+        stack = self.swarm.stack(tenant)
+        return tuple(_judge(n, d, stack.get(n), self.prove) for n, d in sorted(targets.items()))
+
+    def wait(self, tenant: str, targets: Mapping[str, str], timeout: float,
+             stop: Callable[[], str | None] = lambda: None) -> ConvergeReport:
+        """Poll until converged, rolled back, failed, out of time -- or `stop()` names a reason to stop looking
+        (a signal): then "interrupted", with where each service stood."""
         start = self.clock()
         while True:
-            stack = self.swarm.stack(tenant)
-            reports = tuple(_judge(n, d, stack.get(n), self.prove) for n, d in sorted(targets.items()))
+            reports = self.judge(tenant, targets)
             states = {r.state for r in reports}
             elapsed = self.clock() - start
             if states == {"converged"}:
@@ -94,11 +101,15 @@ class Converger:
                 outcome: Outcome = "failed" if any(r.state == "failed" for r in bad) else "rolled_back"
                 why = "; ".join(f"{r.name}: {r.error or r.state}" for r in bad)
                 return ConvergeReport(outcome, reports, elapsed, why)
+            late = [r for r in reports if r.state in ("pending", "missing")]
+            why = "; ".join(f"{r.name}: {r.running}/{r.desired} on target"
+                            + (f" ({r.error})" if r.error else "") for r in late)
             if elapsed >= timeout:
-                late = [r for r in reports if r.state in ("pending", "missing")]
-                why = "; ".join(f"{r.name}: {r.running}/{r.desired} on target"
-                                + (f" ({r.error})" if r.error else "") for r in late)
                 return ConvergeReport("failed", reports, elapsed, f"not converged within {timeout:.0f} s: {why}")
+            reason = stop()
+            if reason is not None:
+                return ConvergeReport("interrupted", reports, elapsed, f"interrupted by {reason} while verifying "
+                                      f"after {elapsed:.0f} s: {why}")
             self.sleep(self.poll)
 
     def roll_back(self, tenant: str, services: list[str], timeout: float) -> ConvergeReport:

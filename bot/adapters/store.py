@@ -111,6 +111,14 @@ class Store(Locks):
             s.commit()
             return tenant
 
+    def remove_tenant(self, name: str) -> None:
+        """Un-onboard a tenant whose first deploy failed (its history stays in deployments and the audit)."""
+        with self.session() as s:
+            found = s.get(Tenant, name)
+            if found is not None:
+                s.delete(found)
+                s.commit()
+
     # audit
     def audit(self, actor: str, command: str, tenant: str | None, outcome: str,
               detail: str | Mapping[str, Any] = "", deployment_id: int | None = None) -> AuditEvent:
@@ -160,6 +168,26 @@ class Store(Locks):
             query = (select(Deployment).where(Deployment.tenant == tenant, Deployment.outcome == "converged")
                      .order_by(col(Deployment.id).desc()).limit(limit))
             return list(s.exec(query))
+
+    def history(self, tenant: str, limit: int = 1000) -> list[Deployment]:
+        """The tenant's converged deployments (deploys and rollbacks), oldest first: the line of releases."""
+        with self.session() as s:
+            query = (select(Deployment).where(Deployment.tenant == tenant, Deployment.outcome == "converged")
+                     .order_by(col(Deployment.id).desc()).limit(limit))
+            return list(reversed(list(s.exec(query))))
+
+    def unsettled(self, tenant: str) -> list[Deployment]:
+        """Deployments nobody finished judging: still "running" (their process died) or "interrupted"."""
+        with self.session() as s:
+            query = (select(Deployment).where(Deployment.tenant == tenant,
+                                              col(Deployment.outcome).in_(("running", "interrupted")))
+                     .order_by(col(Deployment.id).desc()))
+            return list(s.exec(query))
+
+    def latest_deployment(self, tenant: str) -> Deployment | None:
+        with self.session() as s:
+            query = select(Deployment).where(Deployment.tenant == tenant).order_by(col(Deployment.id).desc())
+            return s.exec(query.limit(1)).first()
 
     # scans
     def record_scan(self, tenants: int, findings: int, source: str) -> DriftScan:

@@ -193,8 +193,16 @@ class Swarm:
         if done.returncode != 0:
             raise SwarmError(f"docker service rollback {service_name} failed: {_last_line(done.stderr)}")
 
-    def remove_stack(self, tenant: str) -> None:
-        self._docker([self.docker_bin, "stack", "rm", tenant])
+    def remove_stack(self, tenant: str, timeout: float = 60.0) -> None:
+        """`docker stack rm`, then wait (bounded) until Swarm lists none of the stack's services."""
+        done = self._docker([self.docker_bin, "stack", "rm", tenant])
+        if done.returncode != 0:
+            raise SwarmError(f"docker stack rm {tenant} failed: {_last_line(done.stderr)}")
+        deadline = time.monotonic() + timeout
+        while self.stack(tenant):
+            if time.monotonic() > deadline:
+                raise SwarmError(f"stack {tenant} still has services {timeout:.0f} s after docker stack rm")
+            time.sleep(0.5)
 
     def local_repo_digests(self, container_id: str) -> tuple[str, ...]:
         """The registry digests of the image a local container runs (empty when it is on another node)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from bot.cli import text
@@ -11,8 +12,9 @@ from bot.domain.plans import Plan
 from bot.domain.references import parse_reference
 from bot.domain.versions import Policy
 from bot.errors import ConfirmationRequired, UsageError
+from bot.service import stopping
 from bot.service.context import Context
-from bot.service.deploy import Deployer
+from bot.service.deploy import Deployer, DeployResult
 from bot.service.observe import Observer
 from bot.service.resolve import resolve
 from bot.service.trail import recent_events
@@ -30,24 +32,33 @@ def do_resolve(ctx: Context, args: argparse.Namespace) -> Result:
     return data, text.resolve(data), True
 
 
-def do_deploy(ctx: Context, args: argparse.Namespace) -> Result:
+def _confirm(args: argparse.Namespace, verb: str) -> Callable[[Plan], bool]:
     def confirm(plan: Plan) -> bool:
-        return bool(args.yes) or confirm_on_tty("Risky plan: " + "; ".join(plan.risks) + ". Deploy?")
+        return bool(args.yes) or confirm_on_tty("Risky plan: " + "; ".join(plan.risks) + f". {verb}?")
 
+    return confirm
+
+
+def _deploying(action: Callable[[], DeployResult]) -> Result:
+    """A deploy or rollback: SIGTERM/SIGINT stop it cleanly at a step boundary (recorded), never mid-write."""
     try:
-        result = Deployer(ctx).deploy(args.tenant, ctx.settings.actor, dry_run=args.dry_run,
-                                      overrides=dict(args.overrides), allow_downgrade=args.allow_downgrade,
-                                      confirm=confirm)
+        with stopping.on_signals():
+            result = action()
     except ConfirmationRequired as exc:
         raise ConfirmationRequired(f"{exc} -- nothing was deployed; re-run with --yes to proceed", exc.plan) from exc
     data = result.as_dict()
     return data, text.deploy(data), result.ok
 
 
+def do_deploy(ctx: Context, args: argparse.Namespace) -> Result:
+    return _deploying(lambda: Deployer(ctx).deploy(
+        args.tenant, ctx.settings.actor, dry_run=args.dry_run, overrides=dict(args.overrides),
+        allow_downgrade=args.allow_downgrade, confirm=_confirm(args, "Deploy")))
+
+
 def do_rollback(ctx: Context, args: argparse.Namespace) -> Result:
-    result = Deployer(ctx).rollback(args.tenant, ctx.settings.actor)
-    data = result.as_dict()
-    return data, text.deploy(data), result.ok
+    return _deploying(lambda: Deployer(ctx).rollback(args.tenant, ctx.settings.actor,
+                                                     confirm=_confirm(args, "Roll back")))
 
 
 def do_status(ctx: Context, args: argparse.Namespace) -> Result:

@@ -55,7 +55,8 @@ def status(data: dict[str, Any]) -> str:
                      avail, kinds])
     notes = [f"{s['name']}: {s['registry_note']}" for s in data["services"] if s.get("registry_note")]
     head = data["tenant"] if data.get("complete", True) else f"{data['tenant']}: {incomplete(data)}"
-    return "\n".join([head, table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]), *notes])
+    said = [f"reconciled {line}" for line in data.get("reconciled", [])]
+    return "\n".join([head, table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]), *notes, *said])
 
 
 def incomplete(data: dict[str, Any]) -> str:

@@ -16,6 +16,8 @@ Flag = Literal["new_tenant", "new_service", "unchanged", "upgrade", "downgrade",
                "removed_service"]
 # The flags a deploy must not apply without an explicit yes (DESIGN.md: new tenant, downgrade, major jump).
 RISKY: frozenset[Flag] = frozenset({"new_tenant", "downgrade", "major_jump", "tag_moved"})
+# A rollback goes back on purpose (down, to old content): what needs a yes there is a service going *up*.
+RISKY_ROLLBACK: frozenset[Flag] = frozenset({"upgrade"})
 
 
 @dataclass(frozen=True)
@@ -50,14 +52,19 @@ class Plan:
     new_tenant: bool
     services: tuple[ServiceChange, ...]
     removed: tuple[str, ...]
+    rollback: bool = False
 
     @property
     def risky(self) -> bool:
-        return self.new_tenant or any(change.flags & RISKY for change in self.services)
+        risky = RISKY_ROLLBACK if self.rollback else RISKY
+        return self.new_tenant or any(change.flags & risky for change in self.services)
 
     @property
     def risks(self) -> tuple[str, ...]:
         sentences = [f"{self.tenant}: new tenant, the stack will be created"] if self.new_tenant else []
+        if self.rollback:
+            return tuple(f"{c.name}: this rollback moves it up {c.from_tag} → {c.to_tag}"
+                         for c in self.services if "upgrade" in c.flags)
         for c in self.services:
             if "downgrade" in c.flags:
                 sentences.append(f"{c.name}: downgrade {c.from_tag} → {c.to_tag}")
@@ -75,6 +82,7 @@ class Plan:
     def _content(self) -> dict[str, Any]:
         # Everything a confirmation vouches for, full digests included; notes and wording are not.
         return {"tenant": self.tenant, "new_tenant": self.new_tenant, "removed": list(self.removed),
+                **({"rollback": True} if self.rollback else {}),
                 "services": [{"name": c.name, "from": [c.from_reference, c.from_tag, c.from_digest],
                               "to": c.reference, "flags": sorted(c.flags)} for c in self.services]}
 
@@ -121,7 +129,7 @@ def _flags(template: ServiceTemplate, now: Running, pin: Pin) -> tuple[set[Flag]
 
 
 def make_plan(tenant: str, new_tenant: bool, templates: Sequence[ServiceTemplate],
-              current: Mapping[str, Running], targets: Mapping[str, Pin]) -> Plan:
+              current: Mapping[str, Running], targets: Mapping[str, Pin], *, rollback: bool = False) -> Plan:
     """Compare `current` with `targets`, service by service in template order."""
     changes = []
     for template in templates:
@@ -137,4 +145,4 @@ def make_plan(tenant: str, new_tenant: bool, templates: Sequence[ServiceTemplate
                                      frozenset(flags), reference, now.reference, note))
     names = {t.name for t in templates}
     removed = tuple(sorted(n for n, r in current.items() if n not in names and r.reference is not None))
-    return Plan(tenant, new_tenant, tuple(changes), removed)
+    return Plan(tenant, new_tenant, tuple(changes), removed, rollback)

@@ -13,6 +13,7 @@ from bot.domain.stacks import Pin, ServiceTemplate, StackTemplate
 from bot.domain.tenants import validate_tenant
 from bot.errors import NotFound, TagpinError
 from bot.service.context import Context
+from bot.service.reconcile import reconcile
 from bot.service.resolve import Registry, resolve
 
 
@@ -78,6 +79,7 @@ class Observer:
     def status(self, tenant: str, actor: str = "cli") -> dict[str, Any]:
         tenant = validate_tenant(tenant)
         template = self.ctx.template()
+        reconciled = reconcile(self.ctx, tenant)      # what a killed or interrupted deploy left, judged from Swarm
         stack = self.ctx.swarm.stack(tenant)
         if not stack and self.ctx.store.tenant(tenant) is None:
             raise not_onboarded([tenant])
@@ -103,7 +105,8 @@ class Observer:
             })
         unknown = sum(1 for f in findings if f.kind == "unknown")
         self.ctx.store.audit(actor, "status", tenant, "incomplete" if unknown else "ok")
-        return {"tenant": tenant, "services": services, "complete": not unknown, "unknown": unknown}
+        return {"tenant": tenant, "services": services, "complete": not unknown, "unknown": unknown,
+                "reconciled": reconciled}
 
     def scan(self, tenants: Iterable[str] = (), registry: Registry | None = None) -> Scan:
         """Every wanted tenant (default: all onboarded) against the template and the registry, in one pass."""

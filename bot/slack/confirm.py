@@ -27,6 +27,7 @@ class Pending:
     expires_at: float = 0.0
     thread_id: int | None = None         # the audit thread the confirmation continues
     progress_ts: str | None = None       # the progress message the confirmed deploy keeps updating
+    command: str = "deploy"              # deploy | rollback: what the button goes on with
 
 
 class Backend(Protocol):
@@ -71,9 +72,9 @@ class Confirmations:
 
     def add(self, *, requester: str, actor: str, tenant: str, digest: str, channel: str,
             overrides: dict[str, str], allow_downgrade: bool, thread_id: int | None = None,
-            progress_ts: str | None = None) -> Pending:
+            progress_ts: str | None = None, command: str = "deploy") -> Pending:
         pending = Pending(secrets.token_urlsafe(12), requester, actor, tenant, digest, channel, dict(overrides),
-                          allow_downgrade, self.clock() + self.ttl, thread_id, progress_ts)
+                          allow_downgrade, self.clock() + self.ttl, thread_id, progress_ts, command)
         with self._lock:
             self.backend.sweep(self.clock())
             self.backend.put(asdict(pending))

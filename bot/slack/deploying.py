@@ -57,8 +57,14 @@ class DeployRun:
             self.tenant, self.actor, overrides=self.overrides, allow_downgrade=self.allow_downgrade,
             plan_digest=plan_digest, on_step=self.step), plan_digest)
 
-    def rollback(self) -> None:
-        self._run(lambda: Deployer(self.rt.ctx).rollback(self.tenant, self.actor, on_step=self.step), None)
+    def rollback(self, plan_digest: str | None = None) -> None:
+        # A rollback that moves a service up is confirmed with a button too.
+        self._run(lambda: Deployer(self.rt.ctx).rollback(self.tenant, self.actor, plan_digest=plan_digest,
+                                                         on_step=self.step), plan_digest)
+
+    def go_on(self, plan_digest: str) -> None:
+        """After a confirmation: the same command, bound to the confirmed plan."""
+        (self.rollback if self.command == "rollback" else self.deploy)(plan_digest)
 
     def _run(self, action: Callable[[], DeployResult], plan_digest: str | None) -> None:
         try:
@@ -90,7 +96,8 @@ class DeployRun:
         pending = self.rt.confirmations.add(
             requester=self.user, actor=self.actor, tenant=self.tenant, digest=plan.digest(), channel=self.channel,
             overrides=self.overrides, allow_downgrade=self.allow_downgrade, thread_id=self.thread.parent_id
-            if self.thread else None, progress_ts=self._progress.ts if self._progress else None)
+            if self.thread else None, progress_ts=self._progress.ts if self._progress else None,
+            command=self.command)
         self.respond(response_type="ephemeral", **blocks.plan(plan.as_dict(), confirm_id=pending.id,
                                                                notice=notice))
         if self._progress is not None:

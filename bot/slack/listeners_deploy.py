@@ -82,13 +82,15 @@ def register(app: App, rt: Runtime) -> None:
                 return
             p, actor = taken
             thread = Thread(p.thread_id) if p.thread_id is not None else None
-            authorize(rt, p.requester, actor, p.tenant, p.channel, "deploy", "deploy", thread)
+            verb = "roll back" if p.command == "rollback" else "deploy"
+            authorize(rt, p.requester, actor, p.tenant, p.channel, p.command, verb, thread)
+            doing = "rolling back" if p.command == "rollback" else "deploying"
             respond(replace_original=True, **blocks.text(f":white_check_mark: <@{p.requester}> confirmed plan "
-                                                         f"{p.digest[:12]}; deploying {p.tenant}…"))
+                                                         f"{p.digest[:12]}; {doing} {p.tenant}…"))
             rt.trail.step(thread, "confirmed", f"confirmed by {actor}", plan_digest=p.digest)
-            DeployRun(rt, p.requester, actor, p.tenant, p.channel, respond, overrides=p.overrides,
-                      allow_downgrade=p.allow_downgrade, thread=thread, progress_ts=p.progress_ts
-                      ).deploy(plan_digest=p.digest)
+            DeployRun(rt, p.requester, actor, p.tenant, p.channel, respond, command=p.command,
+                      overrides=p.overrides, allow_downgrade=p.allow_downgrade, thread=thread,
+                      progress_ts=p.progress_ts).go_on(p.digest)
         except Exception as exc:
             safe_respond(respond, translate(exc, "confirm"), replace_original=False)
         finally:

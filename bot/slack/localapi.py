@@ -38,6 +38,7 @@ class LocalSlackAPI:
         self.usergroups: dict[str, list[str]] = {}
         self.users: dict[str, str] = {}
         self.down = False                    # True: every connection is dropped without an answer
+        self.hang: dict[str, float] = {}     # method → seconds to sit on each call before answering (a slow Slack)
         self._faults: dict[str, list[Fault]] = {}
         self._cond = threading.Condition()
         self._ts = itertools.count(1)
@@ -77,6 +78,8 @@ class LocalSlackAPI:
             return self._cond.wait_for(lambda: len(self.calls) >= count, timeout)
 
     def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
+        if self.hang.get(method):
+            time.sleep(self.hang[method])
         faults = self._faults.get(method)
         if faults:
             fault = faults[0]

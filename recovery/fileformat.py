@@ -10,8 +10,20 @@ from typing import Any
 
 FORMAT = "tagpin-recovery"
 VERSION = 1
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+MAX_DEPTH = 256
+FAILURE_KINDS = ("network", "http", "timeout")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+# The words both sides say; tests/recovery/crafted_files.json holds them too, and recovery.js must match.
+NOT_JSON = "Not valid JSON (cut short?), or nested too deep."
+NOT_OURS = "This file is not a tagpin recovery file."
+NEWER = "This file is newer than this page: reload and retry."
+UNKNOWN_VERSION = "Unknown file version."
+NO_CHECKSUM = "This file has no state or checksum."
+MISMATCH = "Changed or damaged since it was saved (checksum mismatch)."
+BAD_STATE = "Its state is not valid JSON, or nested too deep."
 
 
 class InvalidRecoveryFile(ValueError):
@@ -36,26 +48,66 @@ class RecoveryFile:
         return "-".join(["tagpin-recovery", *(p or "x" for p in parts)]) + ".json"
 
 
-def parse(text: str) -> RecoveryFile:
-    """Check what the snippet's restore() checks, in the same order, so both sides refuse the same files."""
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python reads NaN and Infinity; JSON.parse does not
+
+
+def _js_json(text: str) -> Any:
+    """JSON.parse's reading: every number a double (so no 4300-digit int limit, and true is never 1)."""
+    value = json.loads(text, parse_int=float, parse_constant=_refuse_constant)
+    stack = [(value, 0)]
+    while stack:  # the snippet's deep(): no container may sit deeper than MAX_DEPTH
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise ValueError("nested too deep")
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return value
+
+
+def _read(text: str, code: str, message: str) -> Any:
     try:
-        doc = json.loads(text)
-    except ValueError:
-        raise InvalidRecoveryFile("not_json", "not a recovery file: not valid JSON") from None
+        return _js_json(text)
+    except (ValueError, RecursionError):  # json's own recursion limit sits above MAX_DEPTH
+        raise InvalidRecoveryFile(code, message) from None
+
+
+def _mb(size: int) -> str:
+    # Number.prototype.toFixed(1) rounds halves up; Python's format would round them to even.
+    tenths = (size * 20 + 1048576) // 2097152
+    return f"{tenths // 10}.{tenths % 10} MB"
+
+
+def _valid(key: str, value: Any) -> bool:
+    if key == "context":
+        return isinstance(value, dict)
+    if key == "failure":
+        return value is None or (isinstance(value, dict) and value.get("kind") in FAILURE_KINDS)
+    return isinstance(value, str) and value != ""
+
+
+def parse(text: str, app: str | None = None, max_bytes: int | None = None) -> RecoveryFile:
+    """Check what the snippet's restore() checks, in the same order and words, so both refuse the same files."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if max_bytes is not None and size > max_bytes:
+        raise InvalidRecoveryFile("too_large", f"This file is larger than the {_mb(max_bytes)} limit.")
+    doc = _read(text.removeprefix("\ufeff"), "not_json", NOT_JSON)  # Blob.text() drops a BOM too
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InvalidRecoveryFile("format", "not a tagpin recovery file")
-    if doc.get("version") != VERSION:
-        raise InvalidRecoveryFile("version", f"unsupported recovery file version {doc.get('version')!r}")
+        raise InvalidRecoveryFile("format", NOT_OURS)
+    version = doc.get("version")  # a float (see _js_json) or not a number: never True, which == 1
+    if not (isinstance(version, float) and version == VERSION):
+        newer = isinstance(version, float) and version > VERSION
+        raise InvalidRecoveryFile("version", NEWER if newer else UNKNOWN_VERSION)
     state, digest = doc.get("state"), doc.get("sha256")
-    if not isinstance(state, str) or not isinstance(digest, str) or not _SHA256.match(digest):
-        raise InvalidRecoveryFile("format", "the recovery file has no state or checksum")
-    try:
-        actual = hashlib.sha256(state.encode("utf-8")).hexdigest()
-    except UnicodeEncodeError:  # a lone surrogate cannot have come from the snippet's UTF-8 hashing
-        actual = ""
-    if actual != digest:
-        raise InvalidRecoveryFile("checksum", "the recovery file was changed or damaged (checksum mismatch)")
-    ident, app, created = doc.get("id"), doc.get("app"), doc.get("created_at")
-    if not all(isinstance(v, str) and v for v in (ident, app, created)):
-        raise InvalidRecoveryFile("format", "the recovery file has no id, app or created_at")
-    return RecoveryFile(id=str(ident), app=str(app), created_at=str(created), document=doc)
+    if not isinstance(state, str) or not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise InvalidRecoveryFile("format", NO_CHECKSUM)
+    # TextEncoder, which the snippet hashes with, writes a lone surrogate as U+FFFD.
+    if hashlib.sha256(_LONE_SURROGATE.sub("\ufffd", state).encode("utf-8")).hexdigest() != digest:
+        raise InvalidRecoveryFile("checksum", MISMATCH)
+    for key in ("id", "created_at", "app", "context", "failure"):
+        if not _valid(key, doc.get(key, ...)):
+            raise InvalidRecoveryFile("format", f"Its {key} is missing or invalid.")
+    if app is not None and doc["app"] != app:
+        raise InvalidRecoveryFile("app", f'It belongs to "{doc["app"]}", not to "{app}".')
+    _read(state, "state", BAD_STATE)
+    return RecoveryFile(id=doc["id"], app=doc["app"], created_at=doc["created_at"], document=doc)

@@ -19,12 +19,10 @@ def echo() -> Response:
     text = request.form.get("file")
     if text is None:
         abort(400, description="send the recovery file as the urlencoded form field 'file'")
-    if len(text.encode("utf-8")) > rt.settings.max_bytes:
-        abort(413, description=f"the recovery file is larger than the {rt.settings.max_bytes}-byte limit")
     try:
-        parsed = fileformat.parse(text)
+        parsed = fileformat.parse(text, max_bytes=rt.settings.max_bytes)
     except fileformat.InvalidRecoveryFile as exc:
-        return json_error(400, exc.code, str(exc))
+        return json_error(413 if exc.code == "too_large" else 400, exc.code, str(exc))
     # Exactly the bytes that were posted: the checksum the user keeps must match what they downloaded.
     resp = Response(text, mimetype="application/json")
     resp.headers["Content-Disposition"] = f'attachment; filename="{parsed.filename}"'

@@ -1,14 +1,14 @@
-/* tagpin recovery.js: see DESIGN.md "Recovery snippet". */
+/* tagpin recovery.js (DESIGN.md) */
 (G => {
 var FORMAT = "tagpin-recovery", VERSION = 1, DOC = G.document, J = JSON.stringify, enc = new TextEncoder(), K = [], H0 = [], last = 0;
 var hex = b => Array.from(b, x => x.toString(16).padStart(2, 0)).join("");
 var frac = x => (x - Math.floor(x)) * 2 ** 32 | 0;
-for (var n = 2, i = 0; i < 64; n++) {  // FIPS 180-4
+for (var n = 2, i = 0; i < 64; n++) {
   for (var d = 2; d * d <= n && n % d; d++);
-  if (d * d > n) { if (i < 8) H0[i] = frac(Math.sqrt(n)); K[i++] = frac(Math.pow(n, 1 / 3)); }
+  if (d * d > n) { if (i < 8) H0[i] = frac(Math.sqrt(n)); K[i++] = frac(n ** (1 / 3)); }
 }
 var r = (x, s) => (x >>> s) | (x << (32 - s));
-// Insecure contexts lack crypto.subtle.
+// for insecure contexts
 function sha256js(b) {
   var l = b.length, n = ((l + 72) >> 6) << 4, W = new Int32Array(n), w = [], H = H0.slice(), i, j;
   for (i = 0; i < l; i++) W[i >> 2] |= b[i] << (24 - (i & 3) * 8);
@@ -27,24 +27,23 @@ function sha256js(b) {
   }
   return H.map(x => (x >>> 0).toString(16).padStart(8, 0)).join("");
 }
-var dig = async b => { var c = G.crypto.subtle; return c ? hex(new Uint8Array(await c.digest("SHA-256", b))) : sha256js(b); };
+var dig = async b => crypto.subtle ? hex(new Uint8Array(await crypto.subtle.digest("SHA-256", b))) : sha256js(b);
 var sha256 = s => dig(enc.encode(s));
 var pace = async () => { if (performance.now() - last > 40) await (G.scheduler?.yield ? scheduler.yield() : new Promise(r => setTimeout(r))), last = performance.now(); };
 var plain = (x, d) => d < 6 && x && !x.toJSON && (Array.isArray(x) || x.constructor == Object);
-var mb = x => (x / 1048576).toFixed(1) + " MB";
-var oops = (name, code, msg, e) => Object.assign(Error(msg), { name, code }, e);
+var oops = (name, code, msg, e) => Object.assign(Error(msg), { name, code }, e), no = (code, m, e) => { throw oops("RestoreError", code, m, e); };
 
 function init(o) {
-  if (!o?.app || !o.getState) throw new TypeError("init needs {app, getState}");
+  if (!o?.app || !o.getState) throw TypeError("init needs {app, getState}");
   var cfg = { appVersion: "", timeout: 3e4, debounce: 500, maxBytes: 104857600, banner: 1, autoDownload: 1, warnOnLeave: 1, ...o };
-  var el = t => DOC.createElement(t), fetch0 = G.fetch, pending, episode, rev = 0, saved = 0, jw = -1, gen = 0, timer, memory, dbp, ui;
+  var el = t => DOC.createElement(t), pending, episode, rev = 0, saved = 0, jw = -1, gen = 0, timer, memory, dbp, ui;
   var api = { storage: "indexeddb", get unsaved() { return rev !== saved || !!pending; } };
   var warn = m => { console.warn("tagpin: " + m); cfg.onWarning?.(m); bar(m, 1); };
 
   function tx(mode, fn) {
     if (api.storage == "memory") return Promise.reject(0);
     return (dbp = dbp || new Promise((ok, no) => {
-      var q = G.indexedDB.open(FORMAT, 1);
+      var q = indexedDB.open(FORMAT, 1);
       q.onupgradeneeded = () => q.result.createObjectStore("journal");
       q.onsuccess = () => ok(q.result); q.onerror = () => no(q.error);
     })).then(x => new Promise((ok, no) => {
@@ -58,7 +57,7 @@ function init(o) {
       throw e;
     });
   }
-  // JSON.stringify(state) in ~50 KB slices, not one long task (bench/bench_recovery.py); UTF-8 b and quoted e.
+  // ~50 KB slices, no long task (bench/bench_recovery.py)
   async function snap(q) {
     var r = rev, B = [], E = [], m = 0, n = 0, len = 0, t = "", b, put = x => {
       len += x.length; t += x;
@@ -76,7 +75,7 @@ function init(o) {
       put(a ? "]" : "}");
     }
     plain(b = cfg.getState(), 0) ? await walk(b, 1) : put(J(b));
-    if (r != (r = rev)) B = [], E = [], m = 0, t = "", put(J(cfg.getState()));  // edited meanwhile: redo untorn
+    if (r != (r = rev)) B = [], E = [], m = 0, t = "", put(J(cfg.getState()));  // edited: redo untorn
     put("");
     await pace();
     b = new Uint8Array(m);
@@ -97,43 +96,34 @@ function init(o) {
   api.flush = () => journal();
   api.saved = () => tx("readonly", s => s.get(cfg.app)).catch(() => memory)
     .then(x => x?.state.text ? x.state.text().then(state => ({ ...x, state })) : x);
-  api.restoreSaved = () => api.saved().then(x => x && (x = use(x.state, { source: "journal", saved_at: x.saved_at, app_version: x.app_version }), bar("Restored."), x));
-  var use = (state, meta) => (cfg.onRestore?.(state = JSON.parse(state), meta), api.changed(), state);
+  api.restoreSaved = () => api.saved().then(x => x && (x = use(JSON.parse(x.state), { source: "journal", saved_at: x.saved_at, app_version: x.app_version }), bar("Restored."), x));
+  var use = (state, meta) => {
+    try { cfg.onRestore?.(state, meta); } catch (cause) { no("rejected", "This page could not load the work in this file.", { cause }); }
+    return api.changed(), state;
+  };
 
   async function make(failure, S) {
     var ctx = cfg.context?.() ?? {};
     S = S || await snap(1);
     await pace(); var sum = await dig(S.b); await pace();
-    var m = { format: FORMAT, version: VERSION, id: hex(G.crypto.getRandomValues(new Uint8Array(16))),
+    var m = { format: FORMAT, version: VERSION, id: hex(crypto.getRandomValues(new Uint8Array(16))),
       created_at: new Date().toISOString(), app: cfg.app, app_version: cfg.appVersion, context: ctx, failure };
     return { name: [FORMAT, String(cfg.app).replace(/[^\w-]+/g, "-").slice(0, 40), m.created_at.replace(/[:.]/g, "-"), m.id.slice(0, 8)].join("-") + ".json", blob: new Blob([J(m).slice(0, -1) + ',"state":"', ...S.e, '","sha256":"' + sum + '"}'], { type: "application/json" }) };
   }
   function save(file) {
-    var a = el("a"), f = el("form");
-    if ("download" in a) {
-      var url = a.href = URL.createObjectURL(file.blob);
-      a.download = file.name; DOC.body.append(a); a.click(); a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 6e4);  // slow save dialogs read it late
-    } else if (cfg.echoUrl) file.blob.text().then(value => {
-      Object.assign(f, { method: "POST", action: cfg.echoUrl }).append(Object.assign(el("input"), { type: "hidden", name: "file", value }));
-      DOC.body.append(f); f.submit(); f.remove();
-    });
-    else warn("cannot save files here.");
+    var a = el("a"), url = a.href = URL.createObjectURL(file.blob);
+    a.download = file.name; DOC.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 6e4);  // for slow dialogs
   }
   api.download = async () => save(pending || await make(null));
-  function beacon(event, status) {
-    var u = cfg.beaconUrl, body = J({ tenant: cfg.tenant, app: cfg.app, app_version: cfg.appVersion, event, status });
-    if (u) try { if (!G.navigator.sendBeacon(u, body)) throw 0; } catch {
-      fetch0?.(u, { method: "POST", body, keepalive: true, mode: "no-cors" }).catch(() => {});
-    }
-  }
+  var beacon = (event, status) => { try { cfg.beaconUrl && navigator.sendBeacon(cfg.beaconUrl, J({ tenant: cfg.tenant, app: cfg.app, app_version: cfg.appVersion, event, status })); } catch {} };
   function fail(failure) {
     if (failure.status == 409) beacon("submit_failed", 409);
     return snap(1).then(S => make(failure, S).then(file => {
       pending = file;
       bar("Not submitted (" + failure.message + "); your work is saved in a file on this computer.");
       if (!episode && cfg.autoDownload) save(file);
-      episode = true;
+      episode = 1;
       if (jw != S.r) journal(S);
     }), e => warn("no recovery file: " + e.message));
   }
@@ -170,30 +160,34 @@ function init(o) {
     return () => G.fetch = f;
   };
 
+  var str = v => typeof v == "string" && v, obj = v => v && typeof v == "object" && !Array.isArray(v),
+    deep = (v, d) => v && typeof v == "object" && (d > 255 || Object.values(v).some(w => deep(w, d + 1))),
+    // as recovery/fileformat.py checks
+    FIELDS = { id: str, created_at: str, app: str, context: obj, failure: f => f === null || obj(f) && ["network", "http", "timeout"].includes(f.kind) };
   api.restore = async file => {
-    var no = (code, m) => { throw oops("RestoreError", code, m); }, x, text;
+    var x, k, v, read = (t, c, m) => { try { t = JSON.parse(t); } catch { no(c, m); } return deep(t, 0) ? no(c, m) : t; };
     file = await file;
-    if (file.size > cfg.maxBytes) no("too_large", "This file is " + mb(file.size) + "; the limit is " + mb(cfg.maxBytes) + ".");
-    text = await file.text();
-    try { x = JSON.parse(text); } catch (e) { no("not_json", "Not valid JSON (cut short?)."); }
-    if (!x || x.format !== FORMAT) no("format", "This file is not a tagpin recovery file.");
-    if (x.version !== VERSION) no("version", x.version > VERSION ? "This file is newer than this page: reload and retry." : "Unknown file version.");
-    if (typeof x.state != "string" || !/^[0-9a-f]{64}$/.test(x.sha256)) no("format", "This file has no state or checksum.");
+    if (file.size > cfg.maxBytes) no("too_large", "This file is larger than the " + (cfg.maxBytes / 1048576).toFixed(1) + " MB limit.");
+    x = read(await file.text(), "not_json", "Not valid JSON (cut short?), or nested too deep.");
+    if (x?.format !== FORMAT) no("format", "This file is not a tagpin recovery file.");
+    if ((v = x.version) !== VERSION) no("version", v > VERSION && typeof v == "number" ? "This file is newer than this page: reload and retry." : "Unknown file version.");
+    if (typeof x.state != "string" || !/^"[0-9a-f]{64}"$/.test(J(x.sha256))) no("format", "This file has no state or checksum.");
     if (await sha256(x.state) !== x.sha256) no("checksum", "Changed or damaged since it was saved (checksum mismatch).");
+    for (k in FIELDS) FIELDS[k](x[k]) || no("format", "Its " + k + " is missing or invalid.");
     if (x.app !== cfg.app) no("app", "It belongs to \"" + x.app + "\", not to \"" + cfg.app + "\".");
     var { state, ...meta } = x;
-    return use(state, meta);
+    return use(read(state, "state", "Its state is not valid JSON, or nested too deep."), meta);
   };
 
   function bar(msg, sticky) {
-    if (!cfg.banner || !DOC) return;
+    if (!cfg.banner) return;
     if (!ui) {
       ui = el("div"); ui.setAttribute("role", "alert"); ui.id = FORMAT;
-      ui.style.cssText = "position:fixed;inset:auto 8px 8px;z-index:2147483647;padding:8px;background:#fff4d6;color:#222;border:1px solid #c80;font:14px system-ui";
+      ui.style.cssText = "position:fixed;inset:auto 8px 8px;z-index:2147483647;padding:8px;background:#fe8;color:#000;font:14px sans-serif";
       ui.note = ui.appendChild(el("div")); ui.msg = ui.appendChild(el("span"));
       var input = el("input"), btn = (textContent, onclick) => ui.appendChild(Object.assign(el("button"), { type: "button", textContent, onclick, style: "margin-left:8px" }));
       btn("Download my work", api.download);
-      ui.rs = btn("Restore saved work", api.restoreSaved); ui.rs.hidden = true;
+      ui.rs = btn("Restore saved work", api.restoreSaved); ui.rs.hidden = 1;
       btn("Restore from file", () => input.click());
       ui.append(Object.assign(input, { type: "file", accept: ".json", hidden: true, onchange() {
         if (input.files[0]) api.restore(input.files[0]).then(() => bar("Restored."), e => bar(e.message));
@@ -204,14 +198,13 @@ function init(o) {
     (sticky ? ui.note : ui.msg).textContent = msg;
     ui.hidden = 0;
   }
-  api.banner = bar;
 
-  G.addEventListener("beforeunload", e => { if (cfg.warnOnLeave && api.unsaved) { e.preventDefault(); e.returnValue = ""; } });
+  addEventListener("beforeunload", e => { if (cfg.warnOnLeave && api.unsaved) { e.preventDefault(); e.returnValue = ""; } });
   api.ready = api.saved().then(x => {
-    if (x) { cfg.onJournal?.(x); bar("Unsaved work from " + new Date(x.saved_at).toLocaleString() + " was found in this browser."); ui && (ui.rs.hidden = false); }
+    if (x) { bar("Unsaved work from " + new Date(x.saved_at).toLocaleString() + " was found in this browser."); ui && (ui.rs.hidden = 0); }
   });
   beacon("load", null);
   return api;
 }
-G.TagpinRecovery = { init, version: VERSION, sha256, sha256js };
+G.TagpinRecovery = { init, version: VERSION, sha256 };
 })(window);

@@ -13,7 +13,7 @@
   var recovery = TagpinRecovery.init({
     app: "annotator", appVersion: "1.10.0", tenant: "demo",
     timeout: Number(params.get("timeout") || 3000),
-    beaconUrl: "/recovery/beacon", echoUrl: "/recovery/echo",
+    beaconUrl: "/recovery/beacon",
     context: function () { return { user: "demo-user", task: store.text_id }; },
     getState: store.serialize,
     onRestore: function (state) { store.load(state); },

@@ -183,22 +183,6 @@ def test_fetch_wrapper_saves_work_for_apps_that_cannot_call_submit(page: Any, se
     assert info.value.suggested_filename.startswith("tagpin-recovery-annotator-")
 
 
-def test_without_blob_downloads_the_server_echoes(browser: Any, served: Served, tmp_path: Path) -> None:
-    context = browser.new_context(accept_downloads=True)
-    context.add_init_script("delete HTMLAnchorElement.prototype.download")
-    page = context.new_page()
-    page.goto(f"{served.url}/demo/")
-    page.evaluate("demo.recovery.ready")
-    page.evaluate(SPANS)
-    set_mode(served, "409")
-    with page.expect_download() as info:
-        page.click("#submit")
-    info.value.save_as(tmp_path / "echoed.json")
-    assert info.value.suggested_filename.startswith("tagpin-recovery-annotator-")
-    assert verified(tmp_path / "echoed.json")["state"] == page.evaluate(STATE)
-    context.close()
-
-
 def test_pure_js_sha256_matches_hashlib_where_crypto_subtle_is_missing(browser: Any, served: Served) -> None:
     context = browser.new_context()
     context.add_init_script("Object.defineProperty(Crypto.prototype, 'subtle', {get: () => undefined})")

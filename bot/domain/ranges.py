@@ -2,80 +2,24 @@
 
 from __future__ import annotations
 
-import operator
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import cast
+from itertools import pairwise
 
-from bot.domain.tags import BUILD, PRE, RELEASE, SemKey, pre_ids, pre_key
+from bot.domain.comparators import MAX_NUMBER, Comparator, Range, TooLarge, comparator
+from bot.domain.tags import BUILD, PRE
 from bot.errors import PolicyError
+
+__all__ = ["Comparator", "Range", "parse_range"]
 
 _NUM = r"0|[1-9]\d*"
 _XR = rf"(?:{_NUM}|[xX*])"
-_PARTIAL = rf"v?(?P<M>{_XR})(?:\.(?P<m>{_XR})(?:\.(?P<p>{_XR})(?:-(?P<pr>{PRE}))?(?:\+{BUILD})?)?)?"
+# Build metadata never matters to precedence, so npm ignores it after any part (`1.x+build`).
+_PARTIAL = rf"v?(?P<M>{_XR})(?:\.(?P<m>{_XR})(?:\.(?P<p>{_XR})(?:-(?P<pr>{PRE}))?)?)?(?:\+{BUILD})?"
 _COMPARATOR = re.compile(rf"(?P<op><=|>=|<|>|=|\^|~>?)?{_PARTIAL}")
 _PARTIAL_ONLY = re.compile(_PARTIAL)
 _HYPHEN = re.compile(r"(?P<a>\S+)\s+-\s+(?P<b>\S+)")
 _OP_SPACE = re.compile(r"(<=|>=|<|>|=|\^|~>?)\s+")
 _OPS = frozenset({"<", "<=", ">", ">=", "="})
-# Padding a bound with +inf turns <=, > and = into < and >= tests that also hold for longer keys
-# (a tag's sort key is the SemKey followed by rev and variant).
-_ABOVE: tuple[float] = (float("inf"),)
-Check = tuple[Callable[[object, object], bool], tuple[object, ...]]
-
-
-def _checks(c: Comparator) -> list[Check]:
-    lt, ge = cast(Callable[[object, object], bool], operator.lt), cast(Callable[[object, object], bool], operator.ge)
-    if c.op == "<":
-        return [(lt, c.key)]
-    if c.op == ">=":
-        return [(ge, c.key)]
-    if c.op == "<=":
-        return [(lt, c.key + _ABOVE)]
-    if c.op == ">":
-        return [(ge, c.key + _ABOVE)]
-    return [(ge, c.key), (lt, c.key + _ABOVE)]
-
-
-@dataclass(frozen=True, slots=True)
-class Comparator:
-    op: str
-    key: SemKey
-    text: str
-
-
-def _c(op: str, major: int, minor: int, patch: int, pre: str = "") -> Comparator:
-    key = (major, minor, patch, pre_key(pre_ids(pre)) if pre else RELEASE)
-    return Comparator(op, key, f"{op}{major}.{minor}.{patch}" + (f"-{pre}" if pre else ""))
-
-
-@dataclass(frozen=True, slots=True)
-class Range:
-    """Alternatives (`||`), each a conjunction of comparators; an empty conjunction admits everything."""
-
-    alternatives: tuple[tuple[Comparator, ...], ...]
-    _checks: tuple[tuple[Check, ...], ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # Resolved once: test() runs for every tag of a registry, so no lookups or generators there.
-        checks = tuple(tuple(check for c in alt for check in _checks(c)) for alt in self.alternatives)
-        object.__setattr__(self, "_checks", checks)
-
-    def test(self, key: tuple[object, ...]) -> bool:
-        """Whether a SemKey, or any key that starts with one, lies in the range."""
-        for alt in self._checks:
-            for check, bound in alt:
-                if not check(key, bound):
-                    break
-            else:
-                return True
-        return False
-
-    def __str__(self) -> str:
-        return " || ".join(" ".join(c.text for c in alt) or "*" for alt in self.alternatives)
-
-
 def parse_range(text: str, include_prerelease: bool = False) -> Range:
     """Desugar like npm's range.js; `include_prerelease` is npm's includePrerelease (lower bounds get -0)."""
     if not text.strip():
@@ -84,7 +28,11 @@ def parse_range(text: str, include_prerelease: bool = False) -> Range:
     for alt in text.split("||"):
         if not alt.strip():
             raise PolicyError(f"constraint {text!r}: empty alternative around '||'")
-        alternatives.append(tuple(_parse_alternative(text, alt.strip(), include_prerelease)))
+        try:
+            alternatives.append(tuple(_parse_alternative(text, alt.strip(), include_prerelease)))
+        except TooLarge as exc:
+            raise PolicyError(f"constraint {text!r}: {exc} is larger than a version number may be "
+                              f"({MAX_NUMBER}, as in npm)") from None
     return Range(tuple(alternatives))
 
 
@@ -97,7 +45,12 @@ def _parts(whole: str, match: re.Match[str]) -> Parts:
         return None if value is None or value in "xX*" else int(value)
 
     major, minor, patch, pre = num("M"), num("m"), num("p"), match.group("pr") or ""
-    # npm: once a part is a wildcard, everything after it is too (`1.x.3` reads as `1.x`).
+    # npm refuses `1.x.5` and `x.1` but reads `~1.x.5` as `~1.x`: refused everywhere, as it says more
+    # than it means.
+    texts = [text for text in (match.group("M"), match.group("m"), match.group("p")) if text is not None]
+    if any(a in "xX*" and b not in "xX*" for a, b in zip(texts, texts[1:], strict=False)):
+        raise PolicyError(f"constraint {whole!r}: {match.group(0)!r} has a number after a wildcard, which "
+                          "npm does not read either; write e.g. 1.x, or >=1.0.5 <2.0.0")
     if major is None:
         minor = None
     if minor is None:
@@ -141,34 +94,36 @@ def _desugar(op: str, parts: Parts, inc: bool) -> list[Comparator]:
     major, minor, patch, pre = parts
     z = "0" if inc else ""  # npm: with includePrerelease a lower bound starts at the lowest prerelease
     if major is None:
-        return [_c("<", 0, 0, 0, "0")] if op in ("<", ">") else []
+        return [comparator("<", 0, 0, 0, "0")] if op in ("<", ">") else []
+    # npm 7.7+: a partial lower bound (`~1.4`, `^1.4`, `1.4.x`) starts at -0, a full one (`~1.4.2`,
+    # `^0.2.3`, `^1.2.3`) at the release itself, so `~1.4` and `1.4.x` are one range.
+    low_pre = pre or (z if patch is None else "")
     if op in ("~", "~>"):
         if minor is None:
-            return [_c(">=", major, 0, 0), _c("<", major + 1, 0, 0, "0")]
-        return [_c(">=", major, minor, patch or 0, pre), _c("<", major, minor + 1, 0, "0")]
+            return [comparator(">=", major, 0, 0, z), comparator("<", major + 1, 0, 0, "0")]
+        return [comparator(">=", major, minor, patch or 0, low_pre), comparator("<", major, minor + 1, 0, "0")]
     if op == "^":
         if minor is None:
-            return [_c(">=", major, 0, 0, z), _c("<", major + 1, 0, 0, "0")]
+            return [comparator(">=", major, 0, 0, z), comparator("<", major + 1, 0, 0, "0")]
         if major > 0:
-            high = _c("<", major + 1, 0, 0, "0")
+            high = comparator("<", major + 1, 0, 0, "0")
         elif minor > 0 or patch is None:
-            high = _c("<", 0, minor + 1, 0, "0")
+            high = comparator("<", 0, minor + 1, 0, "0")
         else:
-            high = _c("<", 0, 0, patch + 1, "0")
-        low_pre = pre or (z if major == 0 or patch is None else "")
-        return [_c(">=", major, minor, patch or 0, low_pre), high]
+            high = comparator("<", 0, 0, patch + 1, "0")
+        return [comparator(">=", major, minor, patch or 0, low_pre), high]
     if patch is not None and minor is not None:
-        return [_c(op or "=", major, minor, patch, pre)]
+        return [comparator(op or "=", major, minor, patch, pre)]
     if op in ("", "="):
         if minor is None:
-            return [_c(">=", major, 0, 0, z), _c("<", major + 1, 0, 0, "0")]
-        return [_c(">=", major, minor, 0, z), _c("<", major, minor + 1, 0, "0")]
+            return [comparator(">=", major, 0, 0, z), comparator("<", major + 1, 0, 0, "0")]
+        return [comparator(">=", major, minor, 0, z), comparator("<", major, minor + 1, 0, "0")]
     low_minor = minor or 0
     if op == ">":  # >1 is >=2.0.0, >1.2 is >=1.3.0
         op, major, low_minor = (">=", major + 1, 0) if minor is None else (">=", major, low_minor + 1)
     elif op == "<=":  # <=1.2 admits every 1.2.x, so it is <1.3.0
         op, major, low_minor = ("<", major + 1, 0) if minor is None else ("<", major, low_minor + 1)
-    return [_c(op, major, low_minor, 0, "0" if op == "<" else z)]
+    return [comparator(op, major, low_minor, 0, "0" if op == "<" else z)]
 
 
 def _hyphen(low: Parts, high: Parts, inc: bool) -> list[Comparator]:
@@ -177,18 +132,18 @@ def _hyphen(low: Parts, high: Parts, inc: bool) -> list[Comparator]:
     result: list[Comparator] = []
     major, minor, patch, pre = low
     if major is not None:
-        result.append(_c(">=", major, minor or 0, patch or 0, pre or z))
+        result.append(comparator(">=", major, minor or 0, patch or 0, pre or z))
     major, minor, patch, pre = high
     if major is None:
         return result
     if minor is None:
-        result.append(_c("<", major + 1, 0, 0, "0"))
+        result.append(comparator("<", major + 1, 0, 0, "0"))
     elif patch is None:
-        result.append(_c("<", major, minor + 1, 0, "0"))
+        result.append(comparator("<", major, minor + 1, 0, "0"))
     elif pre:
-        result.append(_c("<=", major, minor, patch, pre))
+        result.append(comparator("<=", major, minor, patch, pre))
     elif inc:
-        result.append(_c("<", major, minor, patch + 1, "0"))
+        result.append(comparator("<", major, minor, patch + 1, "0"))
     else:
-        result.append(_c("<=", major, minor, patch))
+        result.append(comparator("<=", major, minor, patch))
     return result

@@ -71,10 +71,11 @@ PRERELEASE = [
     ("^1.4", "1.7.0-beta.2", True),
     (">=1.4.0", "1.4.0-rc.1", False),
     (">=1.4", "1.4.0-rc.1", True),
-    ("~1.4", "1.4.0-rc.1", False),  # npm's replaceTilde adds no -0 to the lower bound
+    ("~1.4", "1.4.0-rc.1", True),  # node-semver 7.7+: a partial lower bound starts at -0, as for 1.4.x
     ("~1.4", "1.4.1-rc.1", True),
-    ("^1.2.3", "1.2.3-rc.1", False),  # npm's replaceCaret adds -0 only below 1.0.0
-    ("^0.2.3", "0.2.3-rc.1", True),
+    ("~1.4.2", "1.4.2-rc.1", False),  # ... a full one at the release itself
+    ("^1.2.3", "1.2.3-rc.1", False),  # node-semver 7.7+: ^0.2.3 and ^1.2.3 alike (no -0)
+    ("^0.2.3", "0.2.3-rc.1", False),
     ("^1.2.3-beta.2", "1.2.3-beta.3", True),
     ("^1.2.3-beta.2", "1.2.3-beta.1", False),
     ("1.2 - 1.4.5", "1.4.5-rc.1", True),

@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from werkzeug.exceptions import HTTPException
 
 from bot.errors import ChatError, UsageError
-from bot.service.confirmations import confirmation_store
+from bot.service.confirmations import confirmation_store, seen_requests
 from bot.service.context import Context
 from bot.service.trail import Trail
 from bot.slack import listeners, listeners_deploy, listeners_notices
@@ -73,7 +73,7 @@ def build(ctx: Context, *, client: WebClient | None = None) -> tuple[App, Runtim
     rt = Runtime(ctx, client, Authorizer(settings.deployers, client, tenant_deployers=settings.tenant_deployers,
                                          tenant_channels=settings.tenant_channels),
                  Confirmations(TTL, backend=confirmation_store(ctx)), Trail(ctx, SlackPoster(client)))
-    app.middleware(Deduplicator())
+    app.middleware(Deduplicator(seen_requests(ctx).claim))
     listeners.register(app, rt)
     listeners_deploy.register(app, rt)
     listeners_notices.register(app, rt)

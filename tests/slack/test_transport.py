@@ -130,3 +130,24 @@ def test_per_tenant_deployers_and_channels_narrow_the_global_list(tmp_path: Path
         answers = " | ".join(r["text"] for r in bot.responses())
     assert "may not deploy acme-eu: this tenant has its own deployer list" in answers
     assert "acme may only be deployed from <#CPROD>" in answers
+
+
+def test_a_resent_request_is_not_acted_on_by_a_restarted_or_second_bot_process(tmp_path: Path) -> None:
+    # Two bots on one database: a restart, or a second replica behind a load balancer.
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+           "TAGPIN_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}"}
+    with running_bot(env) as first_process:
+        body = "command=%2Fdeploy&text=acme&user_id=UBOB&user_name=bob&channel_id=COPS&trigger_id=777.888&" \
+               f"team_id=TLOCAL&response_url={first_process.api.response_url('once')}"
+        assert "Planning" in first_process.command("/deploy", "acme", body=body).json()["text"]
+        first_process.wait()
+    with running_bot(env) as second_process:
+        replay = second_process.command("/deploy", "acme", body=body)
+        retry = second_process.command("/deploy", "acme", body=body, retry_num=1)
+        other = second_process.command("/audit", "")              # a new request still runs
+        assert replay.status_code == retry.status_code == 200 and replay.text == retry.text == ""
+        assert other.status_code == 200 and other.text != ""
+        second_process.wait()
+        refusals = [e for e in second_process.rt.ctx.store.events() if e.command == "deploy"]
+        assert len(refusals) == 1
+        assert not [r for r in second_process.responses() if "acme" in r.get("text", "")]

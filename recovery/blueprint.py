@@ -26,7 +26,7 @@ def headers(resp: Response) -> Response:
     # Caches must keep one copy per Origin, since the CORS answer differs between them.
     resp.vary.add("Origin")
     origin = request.headers.get("Origin")
-    if origin and origin in runtime().settings.allowed_origins:
+    if runtime().settings.allows(origin):
         resp.headers["Access-Control-Allow-Origin"] = origin
         if request.method == "OPTIONS":
             resp.headers["Access-Control-Allow-Methods"] = "GET, POST"

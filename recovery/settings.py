@@ -61,6 +61,10 @@ class RecoverySettings:
     demo: bool = False
     static_dir: Path = DEFAULT_STATIC
 
+    def allows(self, origin: str | None) -> bool:
+        """The one origin rule, for CORS headers and beacons alike: a configured origin, exactly."""
+        return origin is not None and origin in self.allowed_origins
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RecoverySettings:
         env = os.environ if environ is None else environ

@@ -39,6 +39,11 @@ def beacon() -> Response | tuple[Response, int]:
         resp = json_error(429, "rate_limited", f"too many beacons; retry in {retry:.0f} s")
         resp.headers["Retry-After"] = str(max(1, round(retry)))
         return resp
+    origin = request.headers.get("Origin")
+    if rt.settings.allowed_origins and not rt.settings.allows(origin):
+        # As CORS: another site's page (or a client that names none) must not write this tenant's telemetry.
+        return json_error(403, "origin_refused", f"beacons come only from TAGPIN_RECOVERY_ALLOWED_ORIGINS, "
+                                                 f"not from {origin!r:.80}")
     if request.content_length is not None and request.content_length > BEACON_MAX_BYTES:
         abort(413, description=f"a beacon is at most {BEACON_MAX_BYTES} bytes")
     # navigator.sendBeacon sends a string as text/plain, which also spares a CORS preflight.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -29,9 +29,10 @@ def clear() -> None:
 
 
 @contextmanager
-def on_signals() -> Iterator[None]:
-    """SIGTERM/SIGINT set the stop request instead of killing the process mid-write; a second one while work
-    is still stopping raises KeyboardInterrupt (the operator insists). Only the main thread can install it."""
+def on_signals(then: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """SIGTERM/SIGINT set the stop request instead of killing the process mid-write (and call `then`, e.g. to
+    stop a server); a second one while work is still stopping raises KeyboardInterrupt (the operator insists).
+    Only the main thread can install it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -40,6 +41,7 @@ def on_signals() -> Iterator[None]:
         if _requested.is_set():
             raise KeyboardInterrupt
         request(signal.Signals(signum).name)
+        threading.Thread(target=then, name="tagpin-stopping", daemon=True).start()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

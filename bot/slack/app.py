@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from werkzeug.exceptions import HTTPException
 
 from bot.errors import ChatError, UsageError
+from bot.service import stopping
 from bot.service.confirmations import confirmation_store, seen_requests
 from bot.service.context import Context
 from bot.service.trail import Trail
@@ -36,6 +37,8 @@ FLUSH_EVERY = 60.0
 # Lazy work holds the GIL the acknowledgements need: fewer threads, faster acks (16 → 2 took p50 from ~160 to
 # ~50 ms in bench_ack) -- but a deploy holds its thread for minutes, so enough must stay free for /status.
 LAZY_WORKERS = 8
+# A deploy stops within one converge poll after SIGTERM; Slack posts are bounded (bot.service.progress).
+DRAIN_TIMEOUT = 30.0
 
 
 def web_client(base_url: str, token: str | None, *, backoff: float = 0.5) -> WebClient:
@@ -126,7 +129,13 @@ def serve(ctx: Context) -> None:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         log.info("tagpin bot: Socket Mode")
-        SocketModeHandler(app, ctx.settings.slack_app_token).start()  # type: ignore[no-untyped-call]
+        socket_mode = SocketModeHandler(app, ctx.settings.slack_app_token)
+        stopped = threading.Event()
+        with stopping.on_signals(stopped.set):
+            socket_mode.connect()  # type: ignore[no-untyped-call]
+            stopped.wait()
+            socket_mode.close()  # type: ignore[no-untyped-call]
+            _drain(rt)
         return
     from werkzeug.serving import make_server
 
@@ -136,4 +145,14 @@ def serve(ctx: Context) -> None:
     server = make_server(host, int(port), flask_app(app), threaded=True)
     log.info("tagpin bot: HTTP on http://%s/slack/events", ctx.settings.bind)
     print(f"tagpin bot listening on http://{ctx.settings.bind}/slack/events", flush=True)
-    server.serve_forever()
+    with stopping.on_signals(server.shutdown):
+        server.serve_forever()
+        _drain(rt)
+
+
+def _drain(rt: Runtime, timeout: float = DRAIN_TIMEOUT) -> None:
+    """After SIGTERM: no new requests; running deploys stop at their next step boundary (recorded, lease
+    released) -- wait for them, bounded, before the process exits."""
+    log.info("tagpin bot: stopping (%s); waiting for running work", stopping.requested())
+    if not rt.inflight.wait_idle(timeout):
+        log.warning("tagpin bot: work still running after %.0f s; exiting anyway", timeout)

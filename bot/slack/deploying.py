@@ -98,8 +98,17 @@ class DeployRun:
             overrides=self.overrides, allow_downgrade=self.allow_downgrade, thread_id=self.thread.parent_id
             if self.thread else None, progress_ts=self._progress.ts if self._progress else None,
             command=self.command)
-        self.respond(response_type="ephemeral", **blocks.plan(plan.as_dict(), confirm_id=pending.id,
-                                                               notice=notice))
+        message = blocks.plan(plan.as_dict(), confirm_id=pending.id, notice=notice)
+        self.respond(response_type="ephemeral", **message)
+        if not blocks.offers_confirm(message):
+            # Its risks do not fit a Slack message, so no button was offered: nothing waits for a click.
+            self.rt.confirmations.take(pending.id, self.user)
+            words = (f"not confirmable in Slack ({len(plan.risks)} risks do not fit a message): nothing deployed; "
+                     f"narrow the plan or use `tagpin {self.command} {self.tenant} --yes`")
+            if self._progress is not None:
+                self._progress.finish(f":no_entry_sign: {words}")
+            self.rt.trail.step(self.thread, "refused", words, plan_digest=plan.digest())
+            return
         if self._progress is not None:
             self._progress.finish(f":raised_hand: waiting for <@{self.user}> to confirm: " + "; ".join(plan.risks))
         self.rt.trail.step(self.thread, "awaiting_confirmation", "needs confirmation: " + "; ".join(plan.risks),

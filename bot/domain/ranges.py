@@ -48,9 +48,9 @@ def _parts(whole: str, match: re.Match[str]) -> Parts:
     # npm refuses `1.x.5` and `x.1` but reads `~1.x.5` as `~1.x`: refused everywhere, as it says more
     # than it means.
     texts = [text for text in (match.group("M"), match.group("m"), match.group("p")) if text is not None]
-    if any(a in "xX*" and b not in "xX*" for a, b in zip(texts, texts[1:], strict=False)):
-        raise PolicyError(f"constraint {whole!r}: {match.group(0)!r} has a number after a wildcard, which "
-                          "npm does not read either; write e.g. 1.x, or >=1.0.5 <2.0.0")
+    if any(a in "xX*" and b not in "xX*" for a, b in pairwise(texts)):
+        raise PolicyError(f"constraint {whole!r}: {match.group(0)!r} has a number after a wildcard "
+                          "(npm refuses 1.x.5 and ignores the 5 in ~1.x.5); write e.g. 1.x, or >=1.0.5 <2.0.0")
     if major is None:
         minor = None
     if minor is None:

@@ -1,4 +1,4 @@
-"""Compose text in and out: YAML read as Docker reads it, written deterministically, `$` variables found."""
+"""Compose text in and out: YAML read as Docker reads it, written deterministically, strings walked by path."""
 
 from __future__ import annotations
 
@@ -90,32 +90,6 @@ def check_version(document: Mapping[str, Any], source: str) -> None:
         # Docker validates against the schema of the declared version: rollback_config fails below 3.7.
         raise StackError(f"{source}: compose version {version!r} cannot be deployed as tagpin renders it; "
                          "use version \"3.8\" (3.7 or later: Swarm needs 3, rollback_config needs 3.7)")
-
-
-# docker/cli cli/compose/template/template.go: the pattern `docker stack deploy` interpolates with.
-_INTERPOLATION = re.compile(
-    r"\$(?:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)|\{(?P<braced>[_a-z][_a-z0-9]*(?::?[-?+][^}]*)?)\}"
-    r"|(?P<invalid>))", re.IGNORECASE)
-_NAME = re.compile(r"[_a-z][_a-z0-9]*", re.IGNORECASE)
-
-
-def interpolate(text: str, values: Mapping[str, str], problems: list[str]) -> str:
-    """Replace the variables in `values` (`$X`, `${X}`, `${X:-d}`…); note every other one; keep `$$`."""
-
-    def replace(match: re.Match[str]) -> str:
-        if match.group("escaped"):
-            return match.group(0)
-        if match.group("invalid") is not None:
-            problems.append(f"a lone '$' in {text!r} (write '$$' for a literal dollar sign)")
-            return match.group(0)
-        name = match.group("named") or _NAME.match(match.group("braced")).group(0)  # type: ignore[union-attr]
-        if name in values:
-            return values[name]
-        problems.append(f"${{{name}}} would be read from the deployer's environment by docker stack deploy"
-                        f" (only ${{TENANT}} is substituted; write the value, or '$$' for a literal '$')")
-        return match.group(0)
-
-    return _INTERPOLATION.sub(replace, text)
 
 
 Path = tuple[str, ...]

@@ -1,8 +1,10 @@
 """Stack templates: read the shared compose template, render one tenant's stack with every image pinned.
 
 Rendering rules (each one closes a way the incident could recur or a deploy could surprise):
-- `${TENANT}` / `$TENANT` become the tenant name in every string, keys included; any other variable is
-  refused, since `docker stack deploy` would read it from the deployer's environment; `$$` stays.
+- `${TENANT}` / `$TENANT` become the tenant name in every string, keys included, read as compose reads
+  interpolation (`${TENANT:+alt}` and the other operators, nested); any other variable is refused, since
+  `docker stack deploy` would read it from the deployer's environment, as is anything compose could not
+  read; `$$` stays.
 - Every image becomes `repo:tag@sha256:…`; every `x-tagpin` block is dropped.
 - Every service gets the service labels `com.tagpin.tag` and `com.tagpin.policy` (compact JSON), so a
   running spec can be traced back to the tag and policy that chose it.
@@ -21,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.domain.composefile import check_version, dump_yaml, interpolate, load_yaml, map_strings, where
+from bot.domain.composefile import check_version, dump_yaml, load_yaml, map_strings, where
+from bot.domain.interpolation import interpolate
 from bot.domain.references import ImageRef, parse_reference
 from bot.domain.tenants import validate_tenant
 from bot.domain.validate import EXTENSION, POLICY_LABEL, TAG_LABEL, deploy_labels

@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.domain.composefile import interpolate, load_yaml, map_strings, where
+from bot.domain.composefile import load_yaml, map_strings, where
+from bot.domain.interpolation import interpolate
 from bot.domain.references import parse_reference
 from bot.domain.versions import Policy, Rejection, parse_tag
 from bot.errors import ImageReferenceError, PolicyError, StackError

@@ -45,15 +45,22 @@ def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[Se
     def report(state: str, error: str | None) -> ServiceReport:
         return ServiceReport(name, target, svc.running_digests, svc.running, desired, state, error)
 
+    # What the engine said about the target's own tasks ("No such image: …"): the cause, not Swarm's summary.
+    cause = next((t.error for t in reversed(svc.tasks) if t.error and digest_of(t.image) == target), None)
+
+    def why(summary: str | None) -> str | None:
+        parts = [p for p in (summary, cause and f"cause: {cause}") if p]
+        return "; ".join(dict.fromkeys(parts)) or svc.last_error
+
     if svc.update_state in ROLLING_BACK:
         # Rolled back only once the previous spec's tasks all run again, not when Swarm flips the state.
         restored = digest_of(svc.image)
         settled = (svc.update_state == "rollback_completed" and restored is not None
                    and svc.running == desired and svc.running_digests in ((), (restored,))
                    and not [t for t in svc.live_tasks if digest_of(t.image) != restored])
-        return report("rolled_back" if settled else "pending", svc.update_message or svc.last_error)
+        return report("rolled_back" if settled else "pending", why(svc.update_message))
     if svc.update_state == "paused":
-        return report("failed", f"update paused: {svc.update_message or svc.last_error}")
+        return report("failed", f"update paused: {why(svc.update_message)}")
     failures = [t for t in svc.tasks if t.state in FAILED_TASK and digest_of(t.image) == target]
     if svc.previous_image is None and len(failures) >= NEW_SERVICE_FAILURES and svc.running < desired:
         return report("failed", failures[-1].error or "tasks fail to start")

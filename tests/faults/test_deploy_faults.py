@@ -208,3 +208,20 @@ def test_a_failed_first_deploy_removes_its_stack_and_leaves_the_tenant_not_onboa
     assert ctx.store.tenant(tenant.name) is None
     again = tenant.cli("deploy", tenant.name)
     assert again.returncode == 1 and "new tenant" in again.stderr        # asks again, as for any new tenant
+
+
+def test_an_image_deleted_after_planning_fails_with_the_engine_s_cause_in_the_message(tenant: Tenant) -> None:
+    _versions(tenant, "1.9.3", "1.9.4")
+    _deploy(tenant, "1.9.3")
+    tenant.env["TAGPIN_CONVERGE_TIMEOUT"] = "30"
+
+    def deleted(step: str, detail: str) -> None:
+        if step == "planned":         # resolved and pinned, then gone from the registry before Swarm pulls it
+            tenant.pusher.delete_tag(tenant.repo("frontend"), "1.9.4")
+
+    result = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", overrides={"frontend": "1.9.4"},
+                                                     on_step=deleted, confirm=lambda plan: True)
+    assert result.outcome in ("rolled_back", "failed")
+    # Swarm's own summary ("rollback completed") hid why; the engine's task error says it.
+    assert "cause: No such image: " in result.message and "frontend:1.9.4@sha256:" in result.message, result.message
+    assert _frontend_tag(tenant) == "1.9.3"

@@ -55,13 +55,14 @@ def _refuse_constant(name: str) -> Any:
 def _js_json(text: str) -> Any:
     """JSON.parse's reading: every number a double (so no 4300-digit int limit, and true is never 1)."""
     value = json.loads(text, parse_int=float, parse_constant=_refuse_constant)
-    stack = [(value, 0)]
-    while stack:  # the snippet's deep(): no container may sit deeper than MAX_DEPTH
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth >= MAX_DEPTH:
-                raise ValueError("nested too deep")
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    # The snippet's deep(): no container deeper than MAX_DEPTH. Level by level and containers only, since a
+    # 50 MB state holds millions of scalars.
+    level = [value] if type(value) in (dict, list) else []
+    for _ in range(MAX_DEPTH):
+        level = [c for item in level for c in (item.values() if type(item) is dict else item)
+                 if type(c) in (dict, list)]
+    if level:
+        raise ValueError("nested too deep")
     return value
 
 
@@ -76,6 +77,13 @@ def _mb(size: int) -> str:
     # Number.prototype.toFixed(1) rounds halves up; Python's format would round them to even.
     tenths = (size * 20 + 1048576) // 2097152
     return f"{tenths // 10}.{tenths % 10} MB"
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # as TextEncoder, which the snippet hashes with: a lone surrogate is U+FFFD
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def _valid(key: str, value: Any) -> bool:
@@ -101,8 +109,7 @@ def parse(text: str, app: str | None = None, max_bytes: int | None = None) -> Re
     state, digest = doc.get("state"), doc.get("sha256")
     if not isinstance(state, str) or not isinstance(digest, str) or not _SHA256.fullmatch(digest):
         raise InvalidRecoveryFile("format", NO_CHECKSUM)
-    # TextEncoder, which the snippet hashes with, writes a lone surrogate as U+FFFD.
-    if hashlib.sha256(_LONE_SURROGATE.sub("\ufffd", state).encode("utf-8")).hexdigest() != digest:
+    if hashlib.sha256(_utf8(state)).hexdigest() != digest:
         raise InvalidRecoveryFile("checksum", MISMATCH)
     for key in ("id", "created_at", "app", "context", "failure"):
         if not _valid(key, doc.get(key, ...)):

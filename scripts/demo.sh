@@ -31,8 +31,8 @@ docker pull -q "$REG/demo/frontend:latest" >/dev/null && echo "  $REG/demo/front
 
 step "resolve: the highest version the policy allows, never latest"
 run tagpin resolve "$REG/demo/frontend" --constraint ">=1.0.0 <2.0.0"
-step "the chat shell: /deploy acme (a new tenant: the plan waits for Confirm), then /status"
-printf '/deploy acme\nconfirm\n/status acme\n' | tagpin shell --name alice
+step "the chat shell: /deploy acme (a new tenant: the plan waits for Confirm), then /tagpin status"
+printf '/deploy acme\nconfirm\n/tagpin status acme\n' | tagpin shell --name alice
 
 step "the same, from the command line, for scripts and pipelines"
 run tagpin status acme

@@ -149,13 +149,13 @@ def read_core(tag: str, two_part: bool) -> Key | str:
 
 
 def read_pattern(tag: str, pattern: re.Pattern[str]) -> Key | str:
-    """Pattern mode: the whole tag must match; `version` is semver, `rev` an integer, `variant` kept."""
+    """Pattern mode: the whole tag matches; `version` reads as in two-part mode (`20-alpine`), `rev` is a number."""
     match = pattern.fullmatch(tag)
     if match is None:
         return "does not match the policy pattern"
     groups = match.groupdict()
     text = groups["version"] or ""
-    core = read_core(text, False)
+    core = read_core(text, True)
     if isinstance(core, str):
         return f"version part {text!r}: {core}"
     rev = groups.get("rev")

@@ -94,11 +94,12 @@ def test_pattern_mode_without_running_tag_ranks_all_variants() -> None:
     assert [c.tag for c in chosen.candidates] == ["1.2.4-alpine", "1.2.3-slim-r10", "1.2.3-slim-r2"]
 
 
-def test_pattern_mode_reads_the_version_group_as_semver() -> None:
+def test_pattern_mode_reads_the_version_group_as_semver_or_shorter() -> None:
     policy = Policy(mode="pattern", pattern=r"(?P<version>v?[\d.]+(?:-rc\.\d+)?)-(?P<variant>slim)")
     assert parse_tag("v1.2.3-slim", policy) == Version(1, 2, 3, variant="slim")
-    assert parse_tag("1.2-slim", policy) == Rejection(
-        "1.2-slim", "version part '1.2': X.Y, not X.Y.Z (mode two-part accepts X.Y tags)"
+    assert parse_tag("1.2-slim", policy) == Version(1, 2, 0, variant="slim")  # X and X.Y read as in two-part
+    assert parse_tag("1.2.3.4-slim", policy) == Rejection(
+        "1.2.3.4-slim", "version part '1.2.3.4': four-part version, not semver"
     )
     rc = "1.2.3-rc.1-slim"
     assert parse_tag(rc, policy) == Rejection(rc, "prerelease (policy does not opt in)")

@@ -12,7 +12,7 @@ SHOW_PLAN = "tagpin_notice_plan"
 SNOOZE = "tagpin_notice_snooze"
 EMOJI = {"behind": ":arrow_up:", "tag_moved": ":warning:", "unpinned": ":rotating_light:",
          "partial_rollout": ":hourglass_flowing_sand:", "missing": ":x:", "outdated_client": ":hourglass:",
-         "registry_limited": ":snail:"}
+         "registry_limited": ":snail:", "scan_incomplete": ":grey_question:", "scaled_down": ":zero:"}
 
 
 class NoticeLike(Protocol):

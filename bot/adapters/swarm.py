@@ -14,6 +14,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from bot.adapters import docker_context
 from bot.domain.references import ImageRef, parse_reference
 from bot.errors import ImageReferenceError, SwarmError
 
@@ -118,8 +119,10 @@ class Swarm:
 
     def __init__(self, client: docker.DockerClient, *, docker_bin: str = "docker",
                  environ: Mapping[str, str] | None = None,
-                 run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run) -> None:
+                 run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
+                 engine: str = "the Docker engine") -> None:
         self.client = client
+        self.engine = engine       # said in every error, so an operator sees which engine refused
         self.docker_bin = docker_bin
         self.environ = dict(environ if environ is not None else os.environ)
         self._run = run
@@ -127,23 +130,26 @@ class Swarm:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Swarm:
+        """One engine for the SDK and the CLI: the one the docker CLI would pick (DOCKER_HOST, DOCKER_CONTEXT,
+        currentContext), so tagpin never reads and verifies one engine while `docker stack deploy` hits another."""
         env = dict(os.environ if environ is None else environ)
+        engine = docker_context.resolve(env)
+        label = f"the Docker engine of {engine.describe()}"
         try:
-            client = docker.from_env(environment=env)
+            client = engine.client(env)
             client.ping()
         except docker.errors.DockerException as exc:
-            raise SwarmError(f"cannot reach the Docker engine ({env.get('DOCKER_HOST', 'local socket')}): "
-                             f"{_short(exc)}") from exc
-        return cls(client, environ=env)
+            raise SwarmError(f"cannot reach {label}: {_short(exc)}") from exc
+        return cls(client, environ=engine.cli_environ(env), engine=label)
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self.api_calls += 1
         try:
             return fn(*args, **kwargs)
         except docker.errors.APIError as exc:
-            raise SwarmError(f"the Docker engine refused: {_short(exc)}") from exc
+            raise SwarmError(f"{self.engine} refused: {_short(exc)}") from exc
         except docker.errors.DockerException as exc:
-            raise SwarmError(f"cannot reach the Docker engine: {_short(exc)}") from exc
+            raise SwarmError(f"cannot reach {self.engine}: {_short(exc)}") from exc
 
     def stacks(self, tenants: Iterable[str] | None = None) -> dict[str, dict[str, ServiceState]]:
         """Every stack's services with their tasks: exactly two Engine API calls, whatever the count."""

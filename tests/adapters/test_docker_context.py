@@ -101,6 +101,14 @@ def test_current_context_in_config_json_is_honoured(swarm: Any, home: dict[str, 
     assert cli(adapter.environ, "context", "show").stdout.strip() == "default"   # config.json no longer decides
 
 
+def test_an_unreadable_config_json_is_said_not_guessed(home: dict[str, str]) -> None:
+    config = Path(home["DOCKER_CONFIG"]) / "config.json"
+    config.write_text("{not json")
+    with pytest.raises(SwarmError) as caught:
+        Swarm.from_env(home)
+    assert str(caught.value).startswith(f"cannot read {config} to find the current docker context")
+
+
 def test_an_unknown_context_is_one_clear_error(swarm: Any, home: dict[str, str]) -> None:
     env = {**home, "DOCKER_CONTEXT": "nosuch"}
     assert "not found" in cli(env, "info").stderr    # the CLI refuses it too
@@ -139,12 +147,15 @@ class _Engine(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def tls_engine(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """tcp://127.0.0.1:PORT of a TLS endpoint, and the folder of its certificate (also the CA and client cert)."""
+@pytest.fixture(params=["verified", "skip-tls-verify"])
+def tls_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Path, bool]]:
+    """tcp://127.0.0.1:PORT of a TLS endpoint, the folder of its certificate (also the CA and client cert), and
+    whether the context skips verification: then the certificate names another address, so only a skip passes."""
+    skip = request.param == "skip-tls-verify"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=tagpin",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(tmp_path / "key.pem"),
-                    "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True, timeout=60)
+                    "-addext", f"subjectAltName=IP:{'127.0.0.2' if skip else '127.0.0.1'}",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True, timeout=60)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     tls.load_verify_locations(tmp_path / "cert.pem")
@@ -155,19 +166,22 @@ def tls_engine(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"tcp://127.0.0.1:{server.server_address[1]}", tmp_path
+        yield f"tcp://127.0.0.1:{server.server_address[1]}", tmp_path, skip
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")   # the skip case: expected
 def test_a_tls_context_sends_the_sdk_and_the_cli_to_one_host_with_its_material(
-        swarm: Any, home: dict[str, str], tls_engine: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+        swarm: Any, home: dict[str, str], tls_engine: tuple[str, Path, bool], monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Common on CI and in corporate images; requests would let it replace the context's CA (docker-py#2433).
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
-    host, certs = tls_engine
-    create(home, "tls", f"host={host},ca={certs / 'cert.pem'},cert={certs / 'cert.pem'},key={certs / 'key.pem'}")
+    host, certs, skip = tls_engine
+    create(home, "tls", f"host={host},ca={certs / 'cert.pem'},cert={certs / 'cert.pem'},key={certs / 'key.pem'}"
+                        f"{',skip-tls-verify=true' if skip else ''}")
     # Stray TLS variables must not reach either client: a context carries its own material.
     env = {**home, "DOCKER_CONTEXT": "tls", "DOCKER_TLS_VERIFY": "", "DOCKER_CERT_PATH": "/elsewhere"}
     with pytest.raises(SwarmError) as caught:
@@ -175,6 +189,7 @@ def test_a_tls_context_sends_the_sdk_and_the_cli_to_one_host_with_its_material(
     assert "docker context 'tls'" in str(caught.value) and host in str(caught.value)
     cli_env = resolve(env).cli_environ(env)
     assert cli_env["DOCKER_HOST"] == host and "DOCKER_CONTEXT" not in cli_env
+    assert ("DOCKER_TLS_VERIFY" in cli_env) is not skip
     assert cli(cli_env, "info").returncode != 0       # the fake engine answers 503
     agents = {agent.split("/")[0]: name for agent, name in _Engine.seen}
     assert agents.get("docker-sdk-python") == "tagpin", _Engine.seen    # the SDK came, verified, with the cert

@@ -37,6 +37,24 @@ def state_dir(env: Mapping[str, str]) -> Path | None:
     return Path(env["HOME"]) / ".local" / "state" / "tagpin" if env.get("HOME") else None
 
 
+def secret(environ: Mapping[str, str], name: str) -> str | None:
+    """A secret from NAME, or from the file NAME_FILE names (Docker secrets mount at /run/secrets/…, the
+    convention of official images); one trailing newline is dropped. Both set, or an unreadable file, is an
+    error that names the variable and the file -- never the secret."""
+    value, path = environ.get(name) or None, environ.get(f"{name}_FILE") or None
+    if path is None:
+        return value
+    if value is not None:
+        raise UsageError(f"both {name} and {name}_FILE are set; set one of them")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{name}_FILE={path}: cannot read it ({type(exc).__name__}: "
+                         f"{getattr(exc, 'strerror', None) or 'not UTF-8 text'})") from None
+    text = text[:-1] if text.endswith("\n") else text
+    return text.removesuffix("\r") or None
+
+
 def _pairs(environ: Mapping[str, str], name: str) -> dict[str, str]:
     """APP=SERVICE,… (a bare APP means the service of the same name)."""
     out: dict[str, str] = {}
@@ -57,16 +75,17 @@ def _per_tenant(environ: Mapping[str, str], prefix: str) -> dict[str, tuple[str,
 @dataclass(frozen=True)
 class Settings:
     stack_template: Path | None = None
-    database_url: str = "sqlite:///tagpin.db"       # from_env: $XDG_STATE_HOME/tagpin/tagpin.db
+    # Secrets are kept out of repr(): a logged Settings must never show them.
+    database_url: str = field(default="sqlite:///tagpin.db", repr=False)   # from_env: $XDG_STATE_HOME/tagpin/…
     insecure_registries: tuple[str, ...] = ()
     deployers: tuple[str, ...] = ()
     audit_channel: str | None = None
     drift_channel: str | None = None
     slack_api_url: str = SLACK_API_URL
     bind: str = "127.0.0.1:3000"
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
     docker_config: Path | None = None
     converge_timeout: float = 120.0
     lease_ttl: float = 30.0                         # a deploy renews its lease every third of this
@@ -97,7 +116,7 @@ class Settings:
         state = state_dir(env)
         return cls(
             stack_template=Path(template) if template else None,
-            database_url=env.get("TAGPIN_DATABASE_URL")
+            database_url=secret(env, "TAGPIN_DATABASE_URL")
             or (f"sqlite:///{state / 'tagpin.db'}" if state else "sqlite:///tagpin.db"),
             insecure_registries=_csv(env.get("TAGPIN_INSECURE_REGISTRIES")),
             deployers=_csv(env.get("TAGPIN_DEPLOYERS")),
@@ -105,9 +124,9 @@ class Settings:
             drift_channel=env.get("TAGPIN_DRIFT_CHANNEL") or None,
             slack_api_url=env.get("TAGPIN_SLACK_API_URL") or SLACK_API_URL,
             bind=env.get("TAGPIN_BIND") or "127.0.0.1:3000",
-            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
-            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
-            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+            slack_bot_token=secret(env, "SLACK_BOT_TOKEN"),
+            slack_signing_secret=secret(env, "SLACK_SIGNING_SECRET"),
+            slack_app_token=secret(env, "SLACK_APP_TOKEN"),
             docker_config=config_path,
             converge_timeout=_float(env, "TAGPIN_CONVERGE_TIMEOUT", 120.0),
             lease_ttl=_float(env, "TAGPIN_LEASE_TTL", 30.0),

@@ -45,4 +45,4 @@ printf '/deploy acme\n/audit acme\n' | tagpin shell --name alice
 step "recovery: a submit rejected with 409 'client outdated' saves the user's work (headless Chromium)"
 python scripts/recovery_demo.py demo-recovery.png
 printf '\nDone. Try: tagpin deploy acme --yes; tagpin rollback acme; tagpin --help (database: %s)\n' "$TAGPIN_DATABASE_URL"
-printf 'The annotation demo page: TAGPIN_RECOVERY_DEMO=1 .venv/bin/honcho start web, then open http://127.0.0.1:8000/demo/\n'
+printf 'The annotation demo page: . .venv/bin/activate; TAGPIN_RECOVERY_DEMO=1 honcho start web, then open http://127.0.0.1:8000/demo/\n'

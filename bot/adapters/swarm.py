@@ -228,9 +228,27 @@ class Swarm:
             raise SwarmError(f"{' '.join(argv[:3])} did not finish within 300 s") from exc
 
 
+def _os_cause(exc: BaseException, depth: int = 0) -> OSError | None:
+    """The OSError at the bottom of docker-py's wrapped connection errors (requests → urllib3 → socket)."""
+    if depth > 6:
+        return None
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc
+    for inner in (exc.__cause__, exc.__context__, *(a for a in exc.args if isinstance(a, BaseException))):
+        found = _os_cause(inner, depth + 1) if inner is not None else None
+        if found is not None:
+            return found
+    return None
+
+
 def _short(exc: Exception) -> str:
-    text = getattr(exc, "explanation", None) or str(exc)
-    return _last_line(str(text))
+    """The engine's own explanation, or for a connection failure the system's words ("No such file or
+    directory", "Connection refused", "Permission denied") instead of a nested Python repr."""
+    explanation = getattr(exc, "explanation", None)
+    if explanation:
+        return _last_line(str(explanation))
+    cause = _os_cause(exc)
+    return cause.strerror if cause is not None and cause.strerror else _last_line(str(exc))
 
 
 def _last_line(text: str) -> str:

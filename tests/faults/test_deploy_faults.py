@@ -99,7 +99,7 @@ def test_a_slow_slack_cannot_let_the_lease_expire_under_a_live_deploy(tenant: Te
     assert result["outcome"] == "converged" and _frontend_tag(tenant) == "1.9.4"
     assert len(second) == 1 and isinstance(second[0], LockHeld), second
     assert "being deployed by tester" in str(second[0])
-    # The hanging progress call held the deploy for its bound (5 s), not for the whole hang: the deployment was
+    # The hanging progress call held the deploy for its bound (0.5 s), not for the whole hang: the deployment was
     # recorded as finished well before the hang ended.
     row = tenant.fresh_context().store.deployment(int(result["deployment_id"]))  # type: ignore[call-overload]
     assert row is not None and row.finished_at is not None

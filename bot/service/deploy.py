@@ -123,17 +123,21 @@ class Deployer:
         on_step("resolving", f"{len(template.services)} services")
         current = current_pins(ctx, tenant)
         new_tenant = store.tenant(tenant) is None
-        pins = targets(ctx, template, current, overrides, allow_downgrade)
+        notes: list[str] = []
+        pins = targets(ctx, template, current, overrides, allow_downgrade, notes)
         plan = make_plan(tenant, new_tenant, template.services, current, pins)
         compose = render(template, tenant, pins)          # render validates what it wrote
-        on_step("planned", "; ".join(plan.risks) or "no risks")
+        on_step("planned", "; ".join([*plan.risks, *notes]) or "no risks")
         if dry_run:
-            store.audit(actor, "deploy --dry-run", tenant, "planned", {"plan": plan.as_dict()})
-            return DeployResult(tenant, "planned", plan, compose, message="dry run: nothing applied")
+            store.audit(actor, "deploy --dry-run", tenant, "planned", {"plan": plan.as_dict(), "notes": notes})
+            return DeployResult(tenant, "planned", plan, compose, message="; ".join(["dry run: nothing applied",
+                                                                                   *notes]))
         assert lease is not None
         _confirmed(plan, confirm, plan_digest, "deploy")
         _stop_point("applying")
-        return self.apply(tenant, actor, "deploy", plan, compose, pins, new_tenant, on_step, lease)
+        result = self.apply(tenant, actor, "deploy", plan, compose, pins, new_tenant, on_step, lease)
+        result.message = "; ".join([result.message, *notes])
+        return result
 
     def apply(self, tenant: str, actor: str, command: str, plan: Plan, compose: str, pins: Mapping[str, Pin],
               new_tenant: bool, on_step: Step, lease: Lease) -> DeployResult:

@@ -46,7 +46,7 @@ def _pin_override(ctx: Context, svc: ServiceTemplate, tag: str, running_tag: str
 
 
 def targets(ctx: Context, template: StackTemplate, current: Mapping[str, Running], overrides: Mapping[str, str],
-            allow_downgrade: bool) -> dict[str, Pin]:
+            allow_downgrade: bool, notes: list[str] | None = None) -> dict[str, Pin]:
     """The pin of every service: an explicit --set tag (still a version), else the policy's best.
 
     Services resolve in parallel (the registry client shares one listing per repository between threads):
@@ -59,6 +59,10 @@ def targets(ctx: Context, template: StackTemplate, current: Mapping[str, Running
         if svc.name in overrides:
             return _pin_override(ctx, svc, overrides[svc.name], running_tag, allow_downgrade)
         found = resolve(ctx.registry, svc.image, svc.policy, current=running_tag, allow_downgrade=allow_downgrade)
+        if notes is not None and found.skipped:       # a better tag vanished mid-resolve: say so, never silently
+            gone = ", ".join(r.tag for r in found.skipped)
+            notes.append(f"{svc.name}: {gone} {'were' if len(found.skipped) > 1 else 'was'} deleted from the "
+                         f"registry while resolving; {found.tag} chosen")
         return Pin(found.tag, found.digest)
 
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(template.services)))) as pool:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.references import ImageRef
 from bot.errors import ConfirmationRequired, LeaseLost, LockHeld, NotFound
 from bot.service.deploy import Deployer
 from tests.e2e.conftest import Tenant
@@ -225,3 +226,26 @@ def test_an_image_deleted_after_planning_fails_with_the_engine_s_cause_in_the_me
     # Swarm's own summary ("rollback completed") hid why; the engine's task error says it.
     assert "cause: No such image: " in result.message and "frontend:1.9.4@sha256:" in result.message, result.message
     assert _frontend_tag(tenant) == "1.9.3"
+
+
+def test_a_deploy_says_when_a_better_tag_vanished_while_it_resolved(tenant: Tenant) -> None:
+    _versions(tenant, "1.9.3", "1.9.4")
+    ctx = tenant.fresh_context()
+    real, doomed = ctx.registry, ["1.9.4"]
+
+    class DeletesAfterListing:
+        """The real registry client; right after frontend's listing, another operator deletes 1.9.4."""
+
+        def tags(self, image: ImageRef) -> tuple[str, ...]:
+            listed = real.tags(image)
+            if image.name().endswith("/frontend") and doomed:
+                tenant.pusher.delete_tag(tenant.repo("frontend"), doomed.pop())
+            return listed
+
+        def digest(self, image: ImageRef, tag: str) -> str | None:
+            return real.digest(image, tag)
+
+    ctx.registry = DeletesAfterListing()
+    result = Deployer(ctx).deploy(tenant.name, "tester", confirm=lambda plan: True)
+    assert result.outcome == "converged" and _frontend_tag(tenant) == "1.9.3"
+    assert "frontend: 1.9.4 was deleted from the registry while resolving; 1.9.3 chosen" in result.message

@@ -17,7 +17,7 @@ from bot.slack.signing import action_body, signed_headers, slash_body
 TOKEN = "xoxb-local-shell"
 CHANNEL = "CSHELL"
 SHELL_AUDIT = "CSHELLAUDIT"
-INTRO = ("tagpin shell: type slash commands as in Slack (/deploy acme, /status acme, /drift, /audit, /rollback "
+INTRO = ("tagpin shell: type slash commands as in Slack (/deploy acme, /tagpin status acme, /drift, /audit, /rollback "
          "acme, /tagpin help); `confirm` or `cancel` answers buttons; `exit` quits.")
 
 

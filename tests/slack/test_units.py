@@ -77,7 +77,9 @@ def test_manifests_declare_every_command_the_app_listens_to(path: str, socket_mo
 
     manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / path).read_text())
     commands = manifest["features"]["slash_commands"]
-    assert sorted(c["command"] for c in commands) == sorted(COMMANDS)
+    # /status is Slack's own command: the app still answers it (the local shell, a workspace that routes it), but a
+    # manifest cannot claim it -- /tagpin status serves it there.
+    assert sorted(c["command"] for c in commands) == sorted(set(COMMANDS) - {"/status"})
     assert manifest["settings"]["socket_mode_enabled"] is socket_mode
     assert manifest["settings"]["interactivity"]["is_enabled"] is True        # Confirm/Cancel buttons
     urls = {c.get("url") for c in commands} | {manifest["settings"]["interactivity"].get("request_url")}

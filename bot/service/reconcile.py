@@ -6,6 +6,7 @@ import json
 import logging
 
 from bot.adapters.converge import ServiceReport
+from bot.adapters.swarm import ServiceState
 from bot.domain.references import parse_reference
 from bot.errors import ImageReferenceError
 from bot.service.context import Context
@@ -23,6 +24,10 @@ def _targets(references: str) -> dict[str, str]:
             digest = None
         out[name] = digest or ref
     return out
+
+
+def _pinned(svc: ServiceState | None) -> str | None:
+    return svc.spec.digest if svc is not None and svc.spec is not None else None
 
 
 def _found(reports: tuple[ServiceReport, ...]) -> str:
@@ -47,11 +52,21 @@ def reconcile(ctx: Context, tenant: str) -> list[str]:
             outcome = "failed"
             message = f"superseded by deployment #{newest.id} before it was verified ({row.message or row.outcome})"
         else:
-            reports = ctx.converger.judge(tenant, _targets(row.references))
+            targets = _targets(row.references)
+            reports = ctx.converger.judge(tenant, targets)
+            stack = ctx.swarm.stack(tenant)
+            # A service whose spec does not pin its target was never given it: the process died before (or while)
+            # applying the stack. Swarm will never converge on it by itself.
+            unapplied = sorted(name for name, digest in targets.items() if _pinned(stack.get(name)) != digest)
             if all(r.state == "converged" for r in reports):
                 outcome = "converged"
                 message = (f"verified later: every task runs its target digest (the deploy's process stopped "
                            f"before it could say; it was {row.outcome}: {row.message or 'no message'})")
+            elif unapplied:
+                outcome = "failed"
+                message = (f"{'abandoned' if row.outcome == 'running' else 'interrupted'} before it was applied: "
+                           f"Swarm's spec of {', '.join(unapplied)} does not pin its target (deploy again); Swarm "
+                           f"runs: {_found(reports)}")
             elif any(r.state in ("failed", "rolled_back") for r in reports):
                 outcome = "failed"
                 message = (f"{'abandoned' if row.outcome == 'running' else 'interrupted'}: {row.actor}'s deploy "

@@ -186,6 +186,10 @@ def test_sigkill_mid_deploy_frees_the_tenant_within_the_lease_and_is_reconciled(
     tenant.env["TAGPIN_LEASE_TTL"] = "2"
     proc = _background_deploy(tenant, "1.9.4")
     deployment_id = _wait_for_running_deployment(tenant)
+    deadline = time.monotonic() + 60
+    while _frontend_tag(tenant) != "1.9.4":                    # killed once Swarm has the new spec
+        assert time.monotonic() < deadline, "the deploy never applied"
+        time.sleep(0.1)
     proc.kill()
     proc.communicate(timeout=30)
     killed = time.monotonic()
@@ -249,3 +253,20 @@ def test_a_deploy_says_when_a_better_tag_vanished_while_it_resolved(tenant: Tena
     result = Deployer(ctx).deploy(tenant.name, "tester", confirm=lambda plan: True)
     assert result.outcome == "converged" and _frontend_tag(tenant) == "1.9.3"
     assert "frontend: 1.9.4 was deleted from the registry while resolving; 1.9.3 chosen" in result.message
+
+
+def test_a_deploy_killed_before_it_applied_is_reconciled_as_failed_not_left_pending(tenant: Tenant) -> None:
+    _versions(tenant, "1.9.3", "1.9.4")
+    _deploy(tenant, "1.9.3")
+    ctx = tenant.fresh_context()
+    target = f"{tenant.image('frontend')}:1.9.4@{tenant.push('frontend', '1.9.4')}"
+    backend = next(s for s in ctx.swarm.stack(tenant.name).values() if s.short_name == "backend").image
+    # The row a process writes just before `docker stack deploy`, then kill -9: no lease left, nothing applied.
+    row = ctx.store.start_deployment(tenant=tenant.name, actor="dead", command="deploy",
+                                     references=json.dumps({"frontend": target, "backend": backend}))
+    status = tenant.cli("status", tenant.name)
+    assert status.returncode == 0, status.stderr
+    ended = ctx.store.deployment(int(row.id or 0))
+    assert ended is not None and ended.outcome == "failed"
+    assert ended.message.startswith("abandoned before it was applied: Swarm's spec of frontend does not pin")
+    assert f"reconciled deployment #{row.id}: failed" in status.stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +16,7 @@ import requests
 from bot.adapters.registry_auth import Authenticator
 from bot.adapters.registry_http import Transport, plain_http_allowed
 from bot.adapters.registry_tls import DOCKER_CERTS_DIR, Trust, make_session
-from bot.domain.references import ImageRef
+from bot.domain.references import SHA256, ImageRef
 from bot.errors import RegistryError, RepositoryNotFound
 
 # Index types first: for a multi-arch tag we want the index digest, which is what Swarm pins.
@@ -29,7 +28,6 @@ MANIFEST_ACCEPT = ", ".join((
 ))
 PAGE_SIZE = 1000
 MAX_PAGES = 10_000
-_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 
 
 class RegistryClient:
@@ -143,7 +141,7 @@ class RegistryClient:
         if head.status_code == 404:
             return None  # deleted between listing and now: the caller moves to the next candidate
         found = head.headers.get("Docker-Content-Digest", "")
-        if head.status_code == 200 and _DIGEST.fullmatch(found):
+        if head.status_code == 200 and SHA256.fullmatch(found):
             return found
         # No (usable) header: the digest is by definition the sha256 of the exact manifest bytes.
         get = self._http.request("GET", url, kind="manifest_get", repository=image.repository,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from bot.domain.references import ImageRef, parse_reference
+from bot.domain.references import SHA256, ImageRef, parse_reference
 from bot.domain.stacks import Pin, ServiceTemplate
 from bot.domain.versions import Version, parse_tag
 from bot.errors import ImageReferenceError
@@ -20,7 +19,6 @@ Kind = Literal["behind", "tag_moved", "unpinned", "partial_rollout", "missing", 
 KINDS: tuple[Kind, ...] = ("missing", "unpinned", "tag_moved", "partial_rollout", "scaled_down", "unknown", "behind")
 # Update states where Swarm stopped half-way and waits for a human (UpdateStatus.State).
 STUCK_STATES = frozenset({"paused", "rollback_paused"})
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ class Finding:
 
 
 def _digest_of(text: str) -> str:
-    found = _DIGEST.search(text)
+    found = SHA256.search(text)
     return found.group(0) if found else text
 
 

@@ -15,7 +15,9 @@ _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?")
 _TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 # OCI image-spec descriptor.md: registered algorithms sha256 (64 hex) and sha512 (128 hex), lowercase.
+# The one digest grammar: what a reference may carry, and the sha256 that tagpin pins and compares.
 _DIGEST = re.compile(r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}")
+SHA256 = re.compile(r"sha256:[a-f0-9]{64}")
 _HEX64 = re.compile(r"[a-f0-9]{64}")
 NAME_TOTAL_LENGTH_MAX = 255
 DOCKER_HUB = "docker.io"

@@ -54,9 +54,11 @@ _PRE_CHARS = re.compile(r"[0-9A-Za-z.-]*")
 _SIGNATURE = re.compile(r"sha256-[0-9a-f]{64}\.(?:sig|att|sbom)")
 _COMMIT = re.compile(r"(?:sha|git|commit)-[0-9a-zA-Z]+")
 _DATE = re.compile(r"v?(?:19|20)\d\d[._-]?(?:0[1-9]|1[0-2])(?:[._-]?(?:0[1-9]|[12]\d|3[01]))?(?:[._T-]\w*)?")
-_FLOATING = frozenset({
+# Tags that name a moving target, never a release (DESIGN.md "Version policy": never `latest`): the one list, for
+# the policy's rejections and for the rendered file's validation alike.
+FLOATING = frozenset({
     "latest", "main", "master", "edge", "stable", "nightly", "dev", "develop", "devel", "unstable", "next",
-    "canary", "head", "trunk", "release", "current", "lts", "beta", "alpha", "rc", "test", "testing",
+    "canary", "head", "trunk", "release", "current", "lts", "beta", "alpha", "rc", "test", "testing", "prod",
 })
 
 
@@ -106,10 +108,6 @@ class Version:
         })
         return version
 
-    @property
-    def semkey(self) -> SemKey:
-        return self._key[:4]
-
     def __lt__(self, other: Version) -> bool:
         return self._key < other._key
 
@@ -121,10 +119,6 @@ class Version:
 
     def __ge__(self, other: Version) -> bool:
         return self._key >= other._key
-
-    def below(self, other: Version) -> bool:
-        """Lower in precedence and rev, whatever the variants."""
-        return self._key[:5] < other._key[:5]
 
     def __str__(self) -> str:
         text = f"{self.major}.{self.minor}.{self.patch}"
@@ -171,7 +165,7 @@ def why_not(tag: str, two_part: bool) -> str:
             return "signature/attestation tag"
         if _COMMIT.fullmatch(tag):
             return "commit tag, not a version"
-        if tag.lower() in _FLOATING:
+        if tag.lower() in FLOATING:
             return "floating tag, not a version"
         return "not a version"
     if _DATE.fullmatch(tag):

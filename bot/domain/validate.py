@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from bot.domain.composefile import load_yaml, map_strings, where
 from bot.domain.interpolation import interpolate
-from bot.domain.references import parse_reference
+from bot.domain.references import SHA256, parse_reference
+from bot.domain.tags import FLOATING
 from bot.domain.versions import Policy, Rejection, parse_tag
 from bot.errors import ImageReferenceError, PolicyError, StackError
 
 TAG_LABEL = "com.tagpin.tag"
 POLICY_LABEL = "com.tagpin.policy"
 EXTENSION = "x-tagpin"
-# Tags that name a moving target, never a release (DESIGN.md "Version policy": never `latest`).
-NOT_VERSIONS = frozenset({
-    "latest", "stable", "edge", "main", "master", "dev", "develop", "nightly", "current", "release", "head",
-    "canary", "beta", "alpha", "rc", "next", "testing", "prod"})
-_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def deploy_labels(service: Mapping[str, Any]) -> dict[str, str]:
@@ -44,12 +39,12 @@ def _image_problems(name: str, service: Mapping[str, Any]) -> list[str]:
     except ImageReferenceError as exc:
         return [f"service {name}: {exc}"]
     problems: list[str] = []
-    if ref.digest is None or not _SHA256.fullmatch(ref.digest):
+    if ref.digest is None or not SHA256.fullmatch(ref.digest):
         problems.append(f"service {name}: image {image} is not pinned to a sha256 digest")
     if ref.tag is None:
         return [*problems, f"service {name}: image {image} has no version tag"]
     labels = deploy_labels(service)
-    if ref.tag.lower() in NOT_VERSIONS or not any(c.isdigit() for c in ref.tag):
+    if ref.tag.lower() in FLOATING or not any(c.isdigit() for c in ref.tag):
         problems.append(f"service {name}: image {image} uses tag {ref.tag!r}, which is not a version")
     elif POLICY_LABEL not in labels:
         problems.append(f"service {name}: no {POLICY_LABEL} label to check the tag against its policy")

@@ -300,3 +300,15 @@ def test_validator_lists_every_problem_one_per_line() -> None:
         assert any(line.startswith(f"service {service}") for line in lines[1:]), service
     # a: digest, tag, failure_action; b: policy label, failure_action; c: digest, tag, failure_action, $X
     assert len(lines) == 1 + 3 + 2 + 4
+
+
+def test_one_floating_tag_list_serves_the_policy_and_the_rendered_file() -> None:
+    from bot.domain.tags import FLOATING
+    from bot.domain.versions import Rejection, parse_tag
+
+    digest = "sha256:" + "a" * 64
+    for tag in sorted(FLOATING):
+        assert isinstance(parse_tag(tag, Policy()), Rejection), tag
+        rendered = f'version: "3.8"\nservices:\n  web:\n    image: 127.0.0.1:5000/acme/web:{tag}@{digest}\n'
+        with pytest.raises(StackError, match=tag):
+            validate_rendered(rendered)

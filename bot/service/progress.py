@@ -37,7 +37,7 @@ class BoundedSteps:
             self._last.result(timeout=self.bound)
         except FutureTimeout:
             self.late += 1
-            log.warning("progress step %s still not delivered after %.0f s; the deploy goes on", step, self.bound)
+            log.warning("progress step %s still not delivered after %.1f s; the deploy goes on", step, self.bound)
 
     def close(self, timeout: float = 30.0) -> None:
         """Let queued calls finish (bounded) so later messages follow them in order."""

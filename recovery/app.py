@@ -12,6 +12,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from recovery import health
 from recovery.beacons import BeaconStore
 from recovery.blueprint import bp
 from recovery.errors import json_error
@@ -44,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         limiter=RateLimiter(settings.beacons_per_minute),
     ))
     app.register_blueprint(bp)
+    health.install(app, settings.database_url)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _bug)
     return app

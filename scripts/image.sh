@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Build tagpin's image here, where nothing can be pulled from Docker Hub, and push it to the local registry as
+# tagpin/tagpin:<version from pyproject.toml>. Idempotent: a version already in the registry is left alone (a
+# semver tag that moves is the drift tagpin reports), unless --force rebuilds and re-pushes it.
+#   1. the base: a Debian bookworm rootfs with python3 from mmdebstrap, `docker import`ed as tagpin-base:bookworm
+#      (made once; TAGPIN_IMAGE_BASE names another base and skips this step);
+#   2. the docker CLI (the bot runs `docker stack deploy`): /usr/bin/docker from Debian's docker.io package,
+#      imported as tagpin-docker-cli:bookworm (made once; TAGPIN_IMAGE_DOCKER_CLI names another, e.g. docker:27-cli);
+#   3. every wheel tagpin needs, built on the host with pip (PyPI), so the image build runs with --network none;
+#   4. the repository's Dockerfile, unchanged, with --build-arg BASE=<the base>.
+# Prints the pushed reference (repo:tag@sha256:…) on stdout; progress goes to stderr.
+# Usage: scripts/image.sh [--force]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE_DIR=${TAGPIN_STATE_DIR:-/var/lib/tagpin-dev}
+REGISTRY=${TAGPIN_REGISTRY_ADDR:-127.0.0.1:5000}
+BASE=${TAGPIN_IMAGE_BASE:-tagpin-base:bookworm}
+CLI=${TAGPIN_IMAGE_DOCKER_CLI:-tagpin-docker-cli:bookworm}
+MIRROR=${TAGPIN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+FORCE=0
+[[ "${1:-}" == "--force" ]] && FORCE=1
+PYTHON=python3
+[[ -x "$ROOT/.venv/bin/python" ]] && PYTHON="$ROOT/.venv/bin/python"
+# No buildx plugin here, so the CLI uses the legacy builder; say so rather than have it guess (it works with
+# dockerd 20.10 and needs no network of its own: RUN steps get --network none).
+export DOCKER_BUILDKIT=0
+
+say() { printf 'image: %s\n' "$*" >&2; }
+
+# Kept out of services.sh's list so the demo never waits for it: only building the base needs mmdebstrap.
+ensure_mmdebstrap() {
+  command -v mmdebstrap >/dev/null 2>&1 && return 0
+  [[ $(id -u) == 0 ]] || { say "mmdebstrap is missing; run as root or apt-get install mmdebstrap"; exit 1; }
+  say "installing mmdebstrap"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null; }
+}
+
+make_base() {
+  if docker image inspect "$BASE" >/dev/null 2>&1; then return 0; fi
+  [[ $BASE == tagpin-base:bookworm ]] || { say "base image $BASE is not present"; exit 1; }
+  ensure_mmdebstrap
+  say "making $BASE from Debian packages (mmdebstrap, ~40 s)"
+  # minbase: essential + required packages (useradd included) + apt; docs, man pages and locales left out.
+  # The security suite is a second source, so a rebuilt base carries Debian's security fixes.
+  mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certificates \
+    --aptopt='APT::Install-Recommends "false"' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
+    bookworm - "deb $MIRROR bookworm main" "deb ${MIRROR}-security bookworm-security main" \
+    | docker import --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' - "$BASE" >/dev/null
+}
+
+make_cli() {
+  if docker image inspect "$CLI" >/dev/null 2>&1; then return 0; fi
+  [[ $CLI == tagpin-docker-cli:bookworm ]] || { say "docker CLI image $CLI is not present"; exit 1; }
+  say "making $CLI from Debian's docker.io package (only /usr/bin/docker, as /usr/local/bin/docker)"
+  local dir; dir=$(mktemp -d)
+  (cd "$dir" && apt-get download -qq docker.io >/dev/null) \
+    || { apt-get update -qq && (cd "$dir" && apt-get download -qq docker.io >/dev/null); }
+  mkdir -p "$dir/root/usr/local/bin"
+  dpkg-deb --fsys-tarfile "$dir"/docker.io_*.deb | tar -xO ./usr/bin/docker >"$dir/root/usr/local/bin/docker"
+  chmod 755 "$dir/root/usr/local/bin/docker"
+  tar -C "$dir/root" -cf - usr | docker import - "$CLI" >/dev/null
+  rm -rf "$dir"
+}
+
+in_registry() {  # the version's manifest is already there
+  curl -fsS -o /dev/null -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY/v2/tagpin/tagpin/manifests/$1"
+}
+
+VERSION=$("$PYTHON" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' \
+  "$ROOT/pyproject.toml")
+IMAGE="$REGISTRY/tagpin/tagpin:$VERSION"
+exec 9>"${TMPDIR:-/tmp}/tagpin-image.lock"
+flock 9    # two builds at once would race for the same tag
+
+if ((!FORCE)) && in_registry "$VERSION" 2>/dev/null; then
+  say "$IMAGE is already in the registry; bump the version in pyproject.toml, or --force to rebuild it"
+else
+  ((FORCE)) && in_registry "$VERSION" 2>/dev/null && say "--force: re-pushing $IMAGE moves that tag"
+  make_base
+  make_cli
+  # Binary wheels must match the base's Python (cp311 today).
+  want=$(docker run --rm --network none "$BASE" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  have=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  [[ $want == "$have" ]] || { say "the base has Python $want, the host $have: wheels would not match"; exit 1; }
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  say "building wheels on the host (pip, PyPI)"
+  # setuptools too: the image's pip builds tagpin from source in an isolated env, offline.
+  "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$work/wheels" "$ROOT" "setuptools>=68"
+  say "building $IMAGE on $BASE (docker build, --network none)"
+  tar -cf - --exclude=__pycache__ --exclude='*.pyc' -C "$ROOT" Dockerfile .dockerignore pyproject.toml README.md \
+      bot recovery static -C "$work" wheels \
+    | docker build --quiet --network none --build-arg "BASE=$BASE" --build-arg "DOCKER_CLI=$CLI" \
+        --build-arg PIP_NO_INDEX=1 --build-arg "VERSION=$VERSION" -t "$IMAGE" - >/dev/null
+  say "pushing $IMAGE"
+  docker push --quiet "$IMAGE" >/dev/null
+fi
+digest=$(curl -fsS -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+  "http://$REGISTRY/v2/tagpin/tagpin/manifests/$VERSION" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}')
+echo "$IMAGE@$digest"

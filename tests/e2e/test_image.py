@@ -1,0 +1,103 @@
+"""tagpin's own image and stack: scripts/image.sh builds and pushes it; it runs as non-root and checks /healthz."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import tomllib
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bot.domain.stacks import Pin, load_template, render
+
+ROOT = Path(__file__).resolve().parents[2]
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def image(swarm: object, registry: str) -> str:
+    """The pushed reference repo:version@sha256:… (built when this version is not in the registry yet)."""
+    env = {**os.environ, "TAGPIN_REGISTRY_ADDR": registry}
+    started = time.monotonic()
+    # A cold build (base, wheels, image, push) takes ~100 s here; a version already pushed, ~1 s.
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "image.sh")], capture_output=True, text=True, env=env,
+                          timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    print(f"scripts/image.sh: {time.monotonic() - started:.1f} s")
+    reference = done.stdout.strip().splitlines()[-1]
+    assert reference.startswith(f"{registry}/tagpin/tagpin:{VERSION}@sha256:"), done.stdout
+    return reference
+
+
+def test_the_image_runs_tagpin_as_a_non_root_user(image: str) -> None:
+    helped = run("docker", "run", "--rm", "--network", "host", image, "tagpin", "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: tagpin")
+    uid = run("docker", "run", "--rm", "--network", "none", image, "id", "-u")
+    assert uid.returncode == 0, uid.stderr
+    assert uid.stdout.strip() not in ("", "0")
+    # The bot deploys with `docker stack deploy`, so the CLI must be in the image.
+    cli = run("docker", "run", "--rm", "--network", "none", image, "docker", "--version")
+    assert cli.returncode == 0 and cli.stdout.startswith("Docker version"), cli.stderr
+
+
+def test_the_image_declares_a_healthcheck_on_healthz(image: str) -> None:
+    inspected = run("docker", "image", "inspect", image)
+    assert inspected.returncode == 0, inspected.stderr
+    config = json.loads(inspected.stdout)[0]["Config"]
+    check = config.get("Healthcheck") or {}
+    assert check.get("Test", [""])[0] == "CMD", check
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["TAGPIN_HEALTH_URL"].endswith("/healthz")
+    assert config["User"] not in ("", "0", "root")
+    assert config["Labels"]["org.opencontainers.image.version"] == VERSION
+
+
+def test_the_healthcheck_passes_on_a_live_server_and_fails_on_a_dead_one(image: str) -> None:
+    port, dead = free_port(), free_port()
+    check = json.loads(run("docker", "image", "inspect", image).stdout)[0]["Config"]["Healthcheck"]["Test"][1:]
+    name = f"tagpin-health-{uuid.uuid4().hex[:8]}"
+    started = run("docker", "run", "-d", "--rm", "--name", name, "--network", "host",
+                  "-e", f"TAGPIN_HEALTH_URL=http://127.0.0.1:{port}/healthz", image,
+                  "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "recovery:create_app()")
+    assert started.returncode == 0, started.stderr
+    try:
+        deadline, probe = time.monotonic() + 30, None
+        while time.monotonic() < deadline:
+            probe = run("docker", "exec", name, *check)
+            if probe.returncode == 0:
+                break
+            time.sleep(0.5)
+        assert probe is not None and probe.returncode == 0, (probe and probe.stderr, run("docker", "logs", name))
+        refused = run("docker", "exec", "-e", f"TAGPIN_HEALTH_URL=http://127.0.0.1:{dead}/healthz", name, *check)
+        assert refused.returncode != 0 and "Connection refused" in refused.stderr
+    finally:
+        run("docker", "rm", "-f", name)
+
+
+def test_the_tagpin_stack_is_a_tagpin_template_that_docker_accepts_once_pinned(image: str, tmp_path: Path) -> None:
+    template = load_template((ROOT / "stacks" / "tagpin.yml").read_text(), "stacks/tagpin.yml")
+    assert {s.name for s in template.services} == {"bot", "watch", "web"}
+    tagged, digest = image.split("@")
+    assert {str(s.image) for s in template.services} == {tagged.rsplit(":", 1)[0]}   # the image image.sh pushes
+    rendered = render(template, "tagpin", {s.name: Pin(VERSION, digest) for s in template.services})
+    (tmp_path / "tagpin.yml").write_text(rendered)
+    config = run("docker", "stack", "config", "-c", str(tmp_path / "tagpin.yml"))
+    assert config.returncode == 0, config.stderr
+    assert config.stdout.count(f"tagpin/tagpin:{VERSION}@{digest}") == 3
+    assert "name: tagpin_slack_bot_token" in config.stdout

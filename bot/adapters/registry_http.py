@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from bot import metrics
 from bot.adapters.registry_auth import Authenticator
 from bot.adapters.registry_tls import Trust
 from bot.errors import RateLimited, RegistryAuthError, RegistryUnavailable
@@ -99,11 +100,15 @@ class Transport:
         self.trust.prepare(self.session, url)
         self._count("probe")
         try:
-            self.session.get(url, timeout=self.timeout).close()
+            answer = self.session.get(url, timeout=self.timeout)
+            answer.close()
+            metrics.REGISTRY_REQUESTS.labels(kind="probe", status=str(answer.status_code)).inc()
             return "https"
         except requests.exceptions.SSLError as exc:  # an untrusted certificate is still https: say so later
+            metrics.REGISTRY_REQUESTS.labels(kind="probe", status="tls_error").inc()
             return "https" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else "http"
         except requests.exceptions.RequestException as exc:
+            metrics.REGISTRY_REQUESTS.labels(kind="probe", status="error").inc()
             raise self._unavailable(exc, host) from None  # not remembered: the next call probes again
 
     @property
@@ -126,11 +131,15 @@ class Transport:
         where = url.split("?")[0]
         self.trust.prepare(self.session, url)
         try:
-            return self.session.request(method, url, timeout=self.timeout, **kwargs)  # type: ignore[arg-type]
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)  # type: ignore[arg-type]
         except requests.exceptions.SSLError as exc:
+            metrics.REGISTRY_REQUESTS.labels(kind=kind, status="error").inc()
             raise RegistryUnavailable(f"TLS failed for {where}: {self._tls_hint(str(exc), url)}") from None
         except requests.exceptions.RequestException as exc:
+            metrics.REGISTRY_REQUESTS.labels(kind=kind, status="error").inc()
             raise self._unavailable(exc, where) from None
+        metrics.REGISTRY_REQUESTS.labels(kind=kind, status=str(response.status_code)).inc()
+        return response
 
     def _unavailable(self, exc: requests.exceptions.RequestException, where: str) -> RegistryUnavailable:
         if _timed_out(exc):

@@ -14,6 +14,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from bot import metrics
 from bot.adapters import docker_context
 from bot.domain.references import ImageRef, parse_reference
 from bot.errors import ImageReferenceError, SwarmError
@@ -144,12 +145,17 @@ class Swarm:
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self.api_calls += 1
+        call = getattr(fn, "__name__", "other")
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except docker.errors.APIError as exc:
+            metrics.ENGINE_CALLS.labels(call=call, result="refused").inc()
             raise SwarmError(f"{self.engine} refused: {_short(exc)}") from exc
         except docker.errors.DockerException as exc:
+            metrics.ENGINE_CALLS.labels(call=call, result="unreachable").inc()
             raise SwarmError(f"cannot reach {self.engine}: {_short(exc)}") from exc
+        metrics.ENGINE_CALLS.labels(call=call, result="ok").inc()
+        return result
 
     def stacks(self, tenants: Iterable[str] | None = None) -> dict[str, dict[str, ServiceState]]:
         """Every stack's services with their tasks: exactly two Engine API calls, whatever the count."""
@@ -220,12 +226,17 @@ class Swarm:
         return tuple(image.get("RepoDigests") or ())
 
     def _docker(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        call = "cli " + " ".join(argv[1:3])              # "cli stack deploy", "cli service rollback"
         try:
-            return self._run(argv, capture_output=True, text=True, env=self.environ, timeout=300, check=False)
+            done = self._run(argv, capture_output=True, text=True, env=self.environ, timeout=300, check=False)
         except FileNotFoundError as exc:
+            metrics.ENGINE_CALLS.labels(call=call, result="unreachable").inc()
             raise SwarmError(f"the docker CLI ({self.docker_bin}) is not installed") from exc
         except subprocess.TimeoutExpired as exc:
+            metrics.ENGINE_CALLS.labels(call=call, result="timeout").inc()
             raise SwarmError(f"{' '.join(argv[:3])} did not finish within 300 s") from exc
+        metrics.ENGINE_CALLS.labels(call=call, result="ok" if done.returncode == 0 else "refused").inc()
+        return done
 
 
 def _os_cause(exc: BaseException, depth: int = 0) -> OSError | None:

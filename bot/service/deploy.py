@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import metrics
 from bot.adapters.converge import ConvergeReport
 from bot.adapters.locks import Lease
 from bot.domain.plans import Plan, make_plan
@@ -99,11 +101,14 @@ class Deployer:
         store = self.ctx.store
         steps = BoundedSteps(on_step)
         lease: Lease | None = None
+        started, outcome = time.monotonic(), "error"          # "error": a bug or a forced interrupt
         try:
             if leased:
                 lease = store.lease(tenant, actor, ttl=self.ctx.settings.lease_ttl)
                 reconcile(self.ctx, tenant)
-            return work(lease, steps)
+            result = work(lease, steps)
+            outcome = result.outcome
+            return result
         except TagpinError as exc:
             # A plan that waits for a human is not a refusal; the audit trail says which it was.
             outcome = ("awaiting_confirmation" if isinstance(exc, ConfirmationRequired)
@@ -114,6 +119,8 @@ class Deployer:
             if lease is not None:
                 lease.release()
             steps.close()                   # progress still queued goes out after the lease, in order
+            metrics.DEPLOYS.labels(command=command, outcome=outcome).inc()
+            metrics.DEPLOY_SECONDS.labels(command=command, outcome=outcome).observe(time.monotonic() - started)
 
     def _deploy(self, tenant: str, actor: str, dry_run: bool, overrides: dict[str, str], allow_downgrade: bool,
                 confirm: Callable[[Plan], bool], plan_digest: str | None, on_step: Step,

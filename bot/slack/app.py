@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, Response, request
@@ -19,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from werkzeug.exceptions import HTTPException
 
+from bot import health, metrics
 from bot.errors import ChatError, UsageError
 from bot.service import stopping
 from bot.service.confirmations import confirmation_store, seen_requests
@@ -29,6 +32,7 @@ from bot.slack.auth import Authorizer
 from bot.slack.confirm import TTL, Confirmations
 from bot.slack.dedupe import Deduplicator
 from bot.slack.intake import MAX_BODY, Intake, refuse, silence_body_logging
+from bot.slack.metered import MeteredWebClient
 from bot.slack.posting import SlackPoster
 from bot.slack.runtime import Runtime
 
@@ -44,7 +48,7 @@ DRAIN_TIMEOUT = 30.0
 def web_client(base_url: str, token: str | None, *, backoff: float = 0.5) -> WebClient:
     """The SDK's client with the SDK's retry handlers: 429 waits Retry-After, drops and 5xx retry with back-off."""
     interval = BackoffRetryIntervalCalculator(backoff_factor=backoff)
-    return WebClient(base_url=base_url, token=token, timeout=10, retry_handlers=[
+    return MeteredWebClient(base_url=base_url, token=token, timeout=10, retry_handlers=[
         RateLimitErrorRetryHandler(max_retry_count=3),
         ConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=interval),
         ServerErrorRetryHandler(max_retry_count=2, interval_calculator=interval),
@@ -80,7 +84,24 @@ def build(ctx: Context, *, client: WebClient | None = None) -> tuple[App, Runtim
     listeners.register(app, rt)
     listeners_deploy.register(app, rt)
     listeners_notices.register(app, rt)
+    # Reaching here means Slack accepted the token (auth.test above); the store and engine are probed live.
+    _readiness[app] = (health.bot_checks(ctx, {"slack": lambda: "token accepted by auth.test at start"}), rt)
     return app, rt
+
+
+# What flask_app serves at /readyz for an app build() made (flask_app keeps its one-argument signature).
+_readiness: weakref.WeakKeyDictionary[App, tuple[health.Readiness, Runtime]] = weakref.WeakKeyDictionary()
+
+
+def _backlog(rt: Runtime) -> health.Readiness:
+    """The outbox backlog, counted at scrape time but bounded like a readiness check (a hung store must not
+    hang /metrics); the gauge keeps its last value when the count does not come back in time."""
+    def count() -> str:
+        outbox, channel = rt.trail.outbox, rt.trail.channel
+        pending = len(outbox.pending(channel, limit=10_000)) if outbox is not None and channel else 0
+        metrics.OUTBOX_BACKLOG.set(pending)
+        return str(pending)
+    return health.Readiness({"outbox": count}, timeout=1.0, record=False)
 
 
 def flask_app(app: App) -> Flask:
@@ -92,16 +113,22 @@ def flask_app(app: App) -> Flask:
 
     @web.post("/slack/events")
     def events() -> Response:
-        return intake.handle(request)
+        arrived = time.perf_counter()
+        answer = intake.handle(request)
+        metrics.ACK_SECONDS.labels(status=str(answer.status_code)).observe(time.perf_counter() - arrived)
+        return answer
 
     @web.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:        # 404, 405, 413 …: JSON, not Flask's HTML page
         return refuse(exc.code or 400, exc.description or exc.name)
 
-    @web.get("/healthz")
-    def healthz() -> Response:
-        return Response("ok\n", mimetype="text/plain")
+    readiness, rt = _readiness.get(app, (health.Readiness(), None))
+    backlog = _backlog(rt) if rt is not None else health.Readiness(record=False)
 
+    def refresh() -> None:
+        backlog.run()
+
+    health.add_routes(web, readiness, refresh)
     return web
 
 

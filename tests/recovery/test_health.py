@@ -9,21 +9,16 @@ from pathlib import Path
 
 import requests
 from flask import Flask
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.recovery.conftest import Served, make_app
+from tests.support.prom import parse
+from tests.support.prom import value as sample
 
 BEACON = {"tenant": "acme", "app": "annotator", "app_version": "1.10.0", "event": "load", "status": None}
 
 
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of a Prometheus text exposition, keyed by name and sorted labels."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
 def value(text: str, name: str, **labels: str) -> float:
-    return samples(text).get((name, tuple(sorted(labels.items()))), 0.0)
+    return sample(parse(text), name, **labels)
 
 
 def test_healthz_and_readyz_answer_and_readyz_fails_when_the_database_goes(tmp_path: Path) -> None:

@@ -1,0 +1,72 @@
+"""Every Prometheus metric the bot and the watcher export (names tagpin_*), in one registry of their own."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+# Its own registry, not the client's global one: the recovery service (independent of the bot) keeps its own,
+# and a test process that imports both must not mix them.
+REGISTRY = CollectorRegistry()
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
+
+DEPLOYS = Counter("tagpin_deploys", "Deploys and rollbacks by how they ended.", ["command", "outcome"],
+                  registry=REGISTRY)
+# A converge takes seconds to minutes (TAGPIN_CONVERGE_TIMEOUT defaults to 120 s).
+DEPLOY_SECONDS = Histogram("tagpin_deploy_duration_seconds", "Wall time of a deploy or rollback, lease to result.",
+                           ["command", "outcome"], registry=REGISTRY,
+                           buckets=(0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600))
+DRIFT_FINDINGS = Gauge("tagpin_drift_findings", "Findings of the watcher's last completed scan, by kind.", ["kind"],
+                       registry=REGISTRY)
+SCANS = Counter("tagpin_watch_scans", "Watcher scans: ok, incomplete (some services unjudged) or failed.",
+                ["result"], registry=REGISTRY)
+SCAN_SECONDS = Histogram("tagpin_watch_scan_duration_seconds", "Wall time of one watcher scan.", registry=REGISTRY,
+                         buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
+LAST_SCAN_AGE = Gauge("tagpin_last_scan_age_seconds", "Seconds since the watcher's last completed scan (NaN: none "
+                      "yet).", registry=REGISTRY)
+REGISTRY_REQUESTS = Counter("tagpin_registry_requests", "HTTP requests to registries by kind and status ('error': "
+                            "no answer).", ["kind", "status"], registry=REGISTRY)
+ENGINE_CALLS = Counter("tagpin_engine_calls", "Docker Engine API calls and docker CLI runs by call and result.",
+                       ["call", "result"], registry=REGISTRY)
+SLACK_CALLS = Counter("tagpin_slack_api_calls", "Slack Web API calls by method (after the SDK's retries).",
+                      ["method"], registry=REGISTRY)
+SLACK_ERRORS = Counter("tagpin_slack_api_errors", "Slack Web API calls that failed, by method and error.",
+                       ["method", "error"], registry=REGISTRY)
+# Slack gives an acknowledgement 3 s; the target is p99 ≤ 50 ms, so the buckets are fine below 100 ms.
+ACK_SECONDS = Histogram("tagpin_slack_ack_seconds", "From a Slack request's arrival to the bot's acknowledgement.",
+                        ["status"], registry=REGISTRY,
+                        buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2, 3, 5))
+OUTBOX_BACKLOG = Gauge("tagpin_outbox_backlog", "Audit-trail messages stored but not yet posted to Slack.",
+                       registry=REGISTRY)
+READY = Gauge("tagpin_ready", "1 when the readiness check passes, 0 when it fails, by check.", ["check"],
+              registry=REGISTRY)
+LAST_SCAN_AGE.set(float("nan"))
+OUTBOX_BACKLOG.set(float("nan"))
+
+
+def exposition() -> tuple[bytes, str]:
+    """The registry in Prometheus' text format, and its content type."""
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def findings_by_kind(kinds: list[str]) -> None:
+    """Set the gauge to this scan's counts; a kind the scan no longer finds goes to 0, not stale."""
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        counts[kind] = counts.get(kind, 0) + 1
+    for metric in DRIFT_FINDINGS.collect():
+        for sample in metric.samples:
+            counts.setdefault(sample.labels["kind"], 0)
+    for kind, count in counts.items():
+        DRIFT_FINDINGS.labels(kind=kind).set(count)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot import metrics
 from bot.adapters.models import utcnow
 from bot.adapters.notices import DriftNotice, NoticeStore, client_versions
 from bot.domain.clients import outdated_client
@@ -123,6 +124,12 @@ class Watcher:
                         f"drift unknown for {len(unknown)} service(s): {services} -- {causes}")]
 
     def scan_once(self) -> WatchReport:
+        with metrics.SCAN_SECONDS.time():
+            report = self._scan_once()
+        metrics.findings_by_kind([f.kind for f in report.findings])
+        return report
+
+    def _scan_once(self) -> WatchReport:
         now = utcnow()
         self.registry.new_scan()
         scan = Observer(self.ctx).scan(registry=self.registry)

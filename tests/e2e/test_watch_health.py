@@ -1,0 +1,124 @@
+"""`tagpin watch` as a process on the real Swarm and registry: its /healthz, /readyz (fresh scans) and /metrics."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot.service.deploy import Deployer
+from bot.slack.localapi import LocalSlackAPI
+from tests.e2e.conftest import Tenant
+from tests.support.prom import Samples, scrape, total, value
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def until(what: str, test: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not test():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def readyz(url: str) -> tuple[int, dict[str, object]]:
+    resp = requests.get(f"{url}/readyz", timeout=10)
+    return resp.status_code, resp.json()
+
+
+@pytest.fixture
+def watching(tenant: Tenant, tmp_path: Path) -> Iterator[tuple[str, LocalSlackAPI, subprocess.Popen[bytes]]]:
+    """A deployed tenant, then `python -m bot watch --interval 1` on a free port, posting to the local Slack."""
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    result = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", confirm=lambda plan: True)
+    assert result.outcome == "converged", result.message
+    port = free_port()
+    with LocalSlackAPI() as api:
+        env = {**tenant.env, "TAGPIN_DRIFT_CHANNEL": "CDRIFT", "SLACK_BOT_TOKEN": "xoxb-watch",
+               "TAGPIN_SLACK_API_URL": api.url, "TAGPIN_WATCH_BIND": f"127.0.0.1:{port}",
+               "TAGPIN_LOG_FILE": str(tmp_path / "watch.log")}
+        with (tmp_path / "watch.err").open("wb") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "bot", "watch", "--interval", "1"], cwd=ROOT, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=err)
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            assert proc.poll() is None, (tmp_path / "watch.err").read_text()
+            try:
+                return requests.get(f"{url}/healthz", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        try:
+            until("the watcher's health port", up)
+            yield url, api, proc
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def scans(samples: Samples, result: str) -> float:
+    return value(samples, "tagpin_watch_scans_total", result=result)
+
+
+def test_the_watcher_is_ready_while_it_scans_and_its_counters_follow_a_release(
+        tenant: Tenant, watching: tuple[str, LocalSlackAPI, subprocess.Popen[bytes]]) -> None:
+    url, api, proc = watching
+    until("a completed scan", lambda: scans(scrape(url), "ok") >= 1)
+    status, body = readyz(url)
+    assert status == 200, body
+    assert set(body["checks"]) == {"store", "engine", "scan"}        # type: ignore[arg-type]
+    before = scrape(url)
+    assert value(before, "tagpin_drift_findings", kind="behind") == 0
+    assert 0 <= value(before, "tagpin_last_scan_age_seconds") < 3
+
+    tenant.push("frontend", "1.11.0")                                  # a release: the tenant is behind
+    until("the behind finding", lambda: value(scrape(url), "tagpin_drift_findings", kind="behind") == 1)
+    until("the notice", lambda: bool(api.of("chat.postMessage")))
+    after = scrape(url)
+    assert scans(after, "ok") > scans(before, "ok")
+    assert (total(after, "tagpin_registry_requests_total", kind="tags_page", status="200")
+            > total(before, "tagpin_registry_requests_total", kind="tags_page", status="200"))
+    assert (total(after, "tagpin_engine_calls_total", call="services", result="ok")
+            > total(before, "tagpin_engine_calls_total", call="services", result="ok"))
+    assert value(after, "tagpin_slack_api_calls_total", method="chat.postMessage") >= 1
+    assert (value(after, "tagpin_watch_scan_duration_seconds_count")
+            > value(before, "tagpin_watch_scan_duration_seconds_count"))
+    assert proc.poll() is None
+
+
+def test_readyz_fails_when_scans_stop_completing_and_when_the_store_goes(
+        tenant: Tenant, watching: tuple[str, LocalSlackAPI, subprocess.Popen[bytes]]) -> None:
+    url, _, _ = watching
+    until("a completed scan", lambda: scans(scrape(url), "ok") >= 1)
+    assert readyz(url)[0] == 200
+    tenant.template.unlink()                 # every scan now fails (no stack template): none completes
+    until("stale scans", lambda: readyz(url)[0] == 503, timeout=30)
+    status, body = readyz(url)
+    assert body["failing"] == ["scan"], body
+    assert "more than 3 intervals (3 s)" in body["checks"]["scan"]["detail"]   # type: ignore[index]
+    samples = scrape(url)
+    assert scans(samples, "failed") >= 1 and value(samples, "tagpin_last_scan_age_seconds") > 3
+    assert requests.get(f"{url}/healthz", timeout=5).status_code == 200       # alive, not ready
+
+    database = Path(tenant.env["TAGPIN_DATABASE_URL"].removeprefix("sqlite:///"))
+    moved = database.parent / "moved"
+    moved.mkdir()
+    for path in database.parent.glob(database.name + "*"):
+        shutil.move(str(path), moved)        # as good as the directory gone: the file is not where it was
+    status, body = readyz(url)
+    assert status == 503 and set(body["failing"]) == {"scan", "store"}, body  # type: ignore[arg-type]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -14,14 +13,15 @@ from flask import Flask, Response, jsonify
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+from werkzeug.serving import WSGIRequestHandler
 
 from bot import metrics
 from bot.errors import UsageError
 from bot.service.context import Context
 
-log = logging.getLogger("tagpin.health")
 # A probe must answer well within an orchestrator's timeout, even when the database or the engine hangs.
 CHECK_TIMEOUT = 2.0
+PROBES = ("/healthz", "/readyz", "/metrics")
 Check = Callable[[], str]             # returns a short "ok" detail; raises when the dependency is not usable
 
 
@@ -89,6 +89,15 @@ def add_routes(web: Flask, readiness: Readiness, refresh: Callable[[], None] = l
         refresh()
         body, content_type = metrics.exposition()
         return Response(body, content_type=content_type)
+
+
+class QuietHandler(WSGIRequestHandler):
+    """Orchestrators probe every few seconds and Prometheus scrapes: their answered requests stay out of the log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        answered = str(getattr(code, "value", code)).startswith(("2", "3"))
+        if not (answered and self.path.split("?")[0] in PROBES):
+            super().log_request(code, size)
 
 
 def store_check(database_url: str) -> Check:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 from slack_sdk import WebClient
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from bot import health, metrics
 from bot.errors import TagpinError, UsageError
@@ -57,14 +57,6 @@ class Freshness:
         return f"{what} was {age:.0f} s ago"
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Probes every few seconds must not fill the log: only failed requests are logged."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        if not str(getattr(code, "value", code)).startswith(("2", "3")):
-            super().log_request(code, size)
-
-
 def health_app(ctx: Context, freshness: Freshness) -> Flask:
     web = Flask("tagpin-watch")
     readiness = health.bot_checks(ctx, {"scan": freshness.check})
@@ -76,7 +68,7 @@ def serve_health(bind: str, web: Flask) -> BaseWSGIServer:
     """The watcher's HTTP port in a daemon thread; a port it cannot take stops the start, said plainly."""
     host, port = health.split_bind("TAGPIN_WATCH_BIND", bind)
     try:
-        server = make_server(host, port, web, threaded=True, request_handler=_QuietHandler)
+        server = make_server(host, port, web, threaded=True, request_handler=health.QuietHandler)
     except OSError as exc:
         raise UsageError(f"TAGPIN_WATCH_BIND={bind}: cannot listen there ({exc.strerror or exc})") from None
     threading.Thread(target=server.serve_forever, name="tagpin-watch-http", daemon=True).start()

@@ -169,7 +169,7 @@ def serve(ctx: Context) -> None:
     host, _, port = ctx.settings.bind.rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"TAGPIN_BIND must be HOST:PORT, not {ctx.settings.bind!r}")
-    server = make_server(host, int(port), flask_app(app), threaded=True)
+    server = make_server(host, int(port), flask_app(app), threaded=True, request_handler=health.QuietHandler)
     log.info("tagpin bot: HTTP on http://%s/slack/events", ctx.settings.bind)
     print(f"tagpin bot listening on http://{ctx.settings.bind}/slack/events", flush=True)
     with stopping.on_signals(server.shutdown):

@@ -164,4 +164,7 @@ def test_tagpin_bot_as_a_process_serves_health_and_metrics(tmp_path: Path) -> No
             assert value(after, "process_resident_memory_bytes") > 0
         finally:
             proc.terminate()
-            proc.wait(30)
+            _, stderr = proc.communicate(timeout=30)
+    # Probes and scrapes stay out of the log; other requests (the refused unsigned one) are still logged.
+    assert b"GET /readyz" not in stderr and b"GET /metrics" not in stderr and b"GET /healthz" not in stderr
+    assert b"POST /slack/events" in stderr, stderr[-2000:]

@@ -16,7 +16,9 @@ STATE_DIR=${TAGPIN_STATE_DIR:-/var/lib/tagpin-dev}
 REGISTRY=${TAGPIN_REGISTRY_ADDR:-127.0.0.1:5000}
 BASE=${TAGPIN_IMAGE_BASE:-tagpin-base:bookworm}
 CLI=${TAGPIN_IMAGE_DOCKER_CLI:-tagpin-docker-cli:bookworm}
-MIRROR=${TAGPIN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian sources are the machine's own, as its apt is set up (TAGPIN_DEBIAN_SOURCES: other files, space-separated).
+read -r -a SOURCES <<<"${TAGPIN_DEBIAN_SOURCES:-$(ls /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
+  /etc/apt/sources.list.d/*.list 2>/dev/null | tr '\n' ' ')}"
 FORCE=0
 [[ "${1:-}" == "--force" ]] && FORCE=1
 PYTHON=python3
@@ -42,13 +44,13 @@ make_base() {
   ensure_mmdebstrap
   say "making $BASE from Debian packages (mmdebstrap, ~40 s)"
   # minbase: essential + required packages (useradd included) + apt; docs, man pages and locales left out.
-  # The security suite is a second source, so a rebuilt base carries Debian's security fixes.
+  # The sources are the host's (its security suite included), so a rebuilt base carries Debian's security fixes.
   mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certificates \
     --aptopt='APT::Install-Recommends "false"' \
     --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
-    bookworm - "deb $MIRROR bookworm main" "deb ${MIRROR}-security bookworm-security main" \
+    bookworm - "${SOURCES[@]}" \
     | docker import --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' - "$BASE" >/dev/null
 }
 

@@ -59,6 +59,7 @@ make_cli() {
   [[ $CLI == tagpin-docker-cli:bookworm ]] || { say "docker CLI image $CLI is not present"; exit 1; }
   say "making $CLI from Debian's docker.io package (only /usr/bin/docker, as /usr/local/bin/docker)"
   local dir; dir=$(mktemp -d)
+  chmod 755 "$dir"    # apt fetches as the _apt user
   (cd "$dir" && apt-get download -qq docker.io >/dev/null) \
     || { apt-get update -qq && (cd "$dir" && apt-get download -qq docker.io >/dev/null); }
   mkdir -p "$dir/root/usr/local/bin"

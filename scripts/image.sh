@@ -76,14 +76,17 @@ in_registry() {  # the version's manifest is already there
 
 VERSION=$("$PYTHON" -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' \
   "$ROOT/pyproject.toml")
-IMAGE="$REGISTRY/tagpin/tagpin:$VERSION"
+# TAGPIN_IMAGE_TAG: another tag for the same build (the tests use <version>-dev.<source hash>, so they never check
+# a stale image nor move the release tag).
+TAG=${TAGPIN_IMAGE_TAG:-$VERSION}
+IMAGE="$REGISTRY/tagpin/tagpin:$TAG"
 exec 9>"${TMPDIR:-/tmp}/tagpin-image.lock"
 flock 9    # two builds at once would race for the same tag
 
-if ((!FORCE)) && in_registry "$VERSION" 2>/dev/null; then
+if ((!FORCE)) && in_registry "$TAG" 2>/dev/null; then
   say "$IMAGE is already in the registry; bump the version in pyproject.toml, or --force to rebuild it"
 else
-  ((FORCE)) && in_registry "$VERSION" 2>/dev/null && say "--force: re-pushing $IMAGE moves that tag"
+  ((FORCE)) && in_registry "$TAG" 2>/dev/null && say "--force: re-pushing $IMAGE moves that tag"
   make_base
   make_cli
   # Binary wheels must match the base's Python (cp311 today).
@@ -104,5 +107,5 @@ else
   docker push --quiet "$IMAGE" >/dev/null
 fi
 digest=$(curl -fsS -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-  "http://$REGISTRY/v2/tagpin/tagpin/manifests/$VERSION" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}')
+  "http://$REGISTRY/v2/tagpin/tagpin/manifests/$TAG" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}')
 echo "$IMAGE@$digest"

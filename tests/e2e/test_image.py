@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -19,6 +20,22 @@ ROOT = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
+def _source_hash() -> str:
+    """What goes into the image: a changed file gives a new tag, so the test never checks a stale build."""
+    digest = hashlib.sha256()
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "Dockerfile", ".dockerignore",
+                             "pyproject.toml", "README.md", "bot", "recovery", "static"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()
+    for name in sorted(listed):
+        path = ROOT / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+TAG = f"{VERSION}-dev.{_source_hash()}"
+
+
 def run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -32,7 +49,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def image(swarm: object, registry: str) -> str:
     """The pushed reference repo:version@sha256:… (built when this version is not in the registry yet)."""
-    env = {**os.environ, "TAGPIN_REGISTRY_ADDR": registry}
+    env = {**os.environ, "TAGPIN_REGISTRY_ADDR": registry, "TAGPIN_IMAGE_TAG": TAG}
     started = time.monotonic()
     # A cold build (base, wheels, image, push) takes ~100 s here; a version already pushed, ~1 s.
     done = subprocess.run(["bash", str(ROOT / "scripts" / "image.sh")], capture_output=True, text=True, env=env,
@@ -40,7 +57,7 @@ def image(swarm: object, registry: str) -> str:
     assert done.returncode == 0, done.stderr[-3000:]
     print(f"scripts/image.sh: {time.monotonic() - started:.1f} s")
     reference = done.stdout.strip().splitlines()[-1]
-    assert reference.startswith(f"{registry}/tagpin/tagpin:{VERSION}@sha256:"), done.stdout
+    assert reference.startswith(f"{registry}/tagpin/tagpin:{TAG}@sha256:"), done.stdout
     return reference
 
 
@@ -91,13 +108,16 @@ def test_the_healthcheck_passes_on_a_live_server_and_fails_on_a_dead_one(image: 
 
 
 def test_the_tagpin_stack_is_a_tagpin_template_that_docker_accepts_once_pinned(image: str, tmp_path: Path) -> None:
-    template = load_template((ROOT / "stacks" / "tagpin.yml").read_text(), "stacks/tagpin.yml")
+    # The test's build carries a -dev prerelease tag (never the release tag): opt the copy's policy into it.
+    text = (ROOT / "stacks" / "tagpin.yml").read_text()
+    assert text.count("prerelease: false") == 3
+    template = load_template(text.replace("prerelease: false", "prerelease: true"), "stacks/tagpin.yml")
     assert {s.name for s in template.services} == {"bot", "watch", "web"}
     tagged, digest = image.split("@")
     assert {str(s.image) for s in template.services} == {tagged.rsplit(":", 1)[0]}   # the image image.sh pushes
-    rendered = render(template, "tagpin", {s.name: Pin(VERSION, digest) for s in template.services})
+    rendered = render(template, "tagpin", {s.name: Pin(TAG, digest) for s in template.services})
     (tmp_path / "tagpin.yml").write_text(rendered)
     config = run("docker", "stack", "config", "-c", str(tmp_path / "tagpin.yml"))
     assert config.returncode == 0, config.stderr
-    assert config.stdout.count(f"tagpin/tagpin:{VERSION}@{digest}") == 3
+    assert config.stdout.count(f"tagpin/tagpin:{TAG}@{digest}") == 3
     assert "name: tagpin_slack_bot_token" in config.stdout

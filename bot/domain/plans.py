@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from bot.domain.stacks import Pin, ServiceTemplate
 from bot.domain.versions import Version, is_major_jump, parse_tag
@@ -18,6 +18,22 @@ Flag = Literal["new_tenant", "new_service", "unchanged", "upgrade", "downgrade",
 RISKY: frozenset[Flag] = frozenset({"new_tenant", "downgrade", "major_jump", "tag_moved"})
 # A rollback goes back on purpose (down, to old content): what needs a yes there is a service going *up*.
 RISKY_ROLLBACK: frozenset[Flag] = frozenset({"upgrade"})
+
+
+# "from" is a keyword, so this shape is written in the functional syntax (DESIGN.md: `tagpin deploy --json`).
+PlanServiceJSON = TypedDict("PlanServiceJSON", {
+    "name": str, "from": str | None, "to": str | None, "flags": list[str], "note": NotRequired[str]})
+
+
+class PlanJSON(TypedDict):
+    tenant: str
+    new_tenant: bool
+    changed: bool
+    risky: bool
+    risks: list[str]
+    digest: str
+    services: list[PlanServiceJSON]
+    removed: list[str]
 
 
 @dataclass(frozen=True)
@@ -91,10 +107,14 @@ class Plan:
         text = json.dumps(self._content(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def as_dict(self) -> dict[str, Any]:
-        services: list[dict[str, Any]] = [
-            {"name": c.name, "from": c.from_reference, "to": c.reference, "flags": sorted(c.flags),
-             **({"note": c.note} if c.note else {})} for c in self.services]
+    def as_dict(self) -> PlanJSON:
+        services: list[PlanServiceJSON] = []
+        for c in self.services:
+            service: PlanServiceJSON = {"name": c.name, "from": c.from_reference, "to": c.reference,
+                                        "flags": sorted(c.flags)}
+            if c.note:
+                service["note"] = c.note
+            services.append(service)
         services += [{"name": name, "from": None, "to": None, "flags": ["removed_service"]}
                      for name in self.removed]
         return {"tenant": self.tenant, "new_tenant": self.new_tenant, "changed": self.changed,

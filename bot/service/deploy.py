@@ -40,10 +40,10 @@ class DeployResult:
         return self.outcome in ("planned", "converged")
 
     def as_dict(self) -> dict[str, Any]:
-        plan = self.plan.as_dict() if self.plan is not None else {}
         return {
             "tenant": self.tenant, "deployment_id": self.deployment_id, "outcome": self.outcome,
-            "services": plan.get("services", []), "risks": list(self.plan.risks) if self.plan else [],
+            "services": self.plan.as_dict()["services"] if self.plan is not None else [],
+            "risks": list(self.plan.risks) if self.plan else [],
             "plan_digest": self.plan.digest() if self.plan else None, "compose": self.compose,
             "message": self.message,
             "verification": [vars(r) for r in self.report.services] if self.report else [],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.plans import PlanJSON, PlanServiceJSON
 from bot.slack.confirm import TTL
 from bot.slack.layout import Block, Page, fallback, section
 
@@ -17,14 +18,14 @@ def tag(reference: str) -> str:
     return f"{tag}@{digest.split(':')[-1][:12]}" if digest else tag
 
 
-def _change(service: dict[str, Any]) -> str:
+def _change(service: PlanServiceJSON) -> str:
     flags = ", ".join(f for f in service.get("flags", []) if f != "new_tenant")
     before = service.get("from") or "nothing"
     after = service.get("to") or "removed"
     return f"• `{service['name']}` {tag(before)} → {tag(after)} ({flags})"
 
 
-def _buttons(data: dict[str, Any], confirm_id: str, risks: list[str]) -> list[Block]:
+def _buttons(data: PlanJSON, confirm_id: str, risks: list[str]) -> list[Block]:
     said = "This plan is risky: " + "; ".join(risks)
     dialog = {"title": {"type": "plain_text", "text": f"Deploy {data['tenant']}?"[:100]},
               "text": {"type": "mrkdwn", "text": said if len(said) <= 300
@@ -40,7 +41,7 @@ def _buttons(data: dict[str, Any], confirm_id: str, risks: list[str]) -> list[Bl
                 f"Plan {data['digest'][:12]} · only the requester can confirm · expires in {TTL / 60:g} min")}]}]
 
 
-def plan(data: dict[str, Any], *, confirm_id: str | None = None, notice: str = "") -> Message:
+def plan(data: PlanJSON, *, confirm_id: str | None = None, notice: str = "") -> Message:
     """A plan (Plan.as_dict()), with Confirm/Cancel when it needs a human; confirm opens Slack's own dialog.
 
     Risks and risky services are never cut above a Confirm button: when they cannot all fit in one message,

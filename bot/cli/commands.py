@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.cli import text
@@ -19,7 +19,8 @@ from bot.service.observe import Observer
 from bot.service.resolve import resolve
 from bot.service.trail import recent_events
 
-Result = tuple[dict[str, Any], str, bool]
+# (the command's JSON object, its text for a terminal, ok): a TypedDict result is a Mapping, not a dict.
+Result = tuple[Mapping[str, Any], str, bool]
 
 
 def do_resolve(ctx: Context, args: argparse.Namespace) -> Result:

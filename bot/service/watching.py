@@ -149,7 +149,8 @@ class Watcher:
         remind = timedelta(seconds=self.ctx.settings.watch_remind)
         for action in plan([_domain(r) for r in rows.values()], findings, now, remind, unjudged):
             self._carry_out(action, rows, now, report)
-        self.ctx.store.record_scan(len(scan.tenants), len(findings), "watch")
+        # The report's time is the recorded scan's, so `drift --json` and `watch --json` name the same scan.
+        report.scanned_at = self.ctx.store.record_scan(len(scan.tenants), len(findings), "watch").finished_at
         return report
 
     def _carry_out(self, action: Action, rows: dict[int | None, DriftNotice], now: datetime,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel, col, select, update
 
 from bot.adapters.models import utcnow
 from bot.adapters.store import Store
 from bot.errors import StoreError
+
+# How long a process's claim on a row holds: longer than one post with all its retries (a 10 s timeout, 3 tries, waits).
+CLAIM = timedelta(seconds=120)
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -22,7 +25,7 @@ class OutboxMessage(SQLModel, table=True):
     ts: str | None = Field(default=None, index=True)          # set once Slack accepted the post
     attempts: int = 0
     last_error: str = ""
-    posted_at: datetime | None = None
+    posted_at: datetime | None = None  # with ts: when it was posted; without: a process is posting it since then
 
 
 class Outbox:
@@ -57,17 +60,24 @@ class Outbox:
                      .order_by(col(OutboxMessage.id)))
             return list(s.exec(query))
 
+    def claim(self, row_id: int) -> bool:
+        """Take one unposted row for posting, atomically: two processes (the bot flushing, a CLI deploy posting
+        its own thread) never post one row twice. A claim older than CLAIM is a dead process's, and is taken."""
+        now = utcnow()
+        with self.store.session() as s:
+            taken = s.exec(update(OutboxMessage)
+                           .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.ts).is_(None),
+                                  col(OutboxMessage.posted_at).is_(None) | (col(OutboxMessage.posted_at) < now - CLAIM))
+                           .values(posted_at=now, attempts=OutboxMessage.attempts + 1))
+            s.commit()
+            return bool(taken.rowcount == 1)
+
     def posted(self, row_id: int, ts: str) -> None:
         self._update(row_id, ts=ts, posted_at=utcnow(), last_error="")
 
     def failed(self, row_id: int, error: str) -> None:
-        with self.store.session() as s:
-            row = s.get(OutboxMessage, row_id)
-            if row is not None:
-                row.attempts += 1
-                row.last_error = error[:500]
-                s.add(row)
-                s.commit()
+        """The claimed post did not happen: the row is free for the next flush."""
+        self._update(row_id, posted_at=None, last_error=error[:500])
 
     def _update(self, row_id: int, **fields: object) -> None:
         with self.store.session() as s:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from bot.cli import text
@@ -14,9 +16,10 @@ from bot.domain.versions import Policy
 from bot.errors import ConfirmationRequired, UsageError
 from bot.service import stopping
 from bot.service.context import Context
-from bot.service.deploy import Deployer, DeployResult
+from bot.service.deploy import Answer, Ask, Deployer, DeployRequest
 from bot.service.observe import Observer
 from bot.service.resolve import resolve
+from bot.service.results import Command, Event, ignore
 from bot.service.trail import recent_events
 
 # (the command's JSON object, its text for a terminal, ok): a TypedDict result is a Mapping, not a dict.
@@ -33,33 +36,56 @@ def do_resolve(ctx: Context, args: argparse.Namespace) -> Result:
     return data, text.resolve(data), True
 
 
-def _confirm(args: argparse.Namespace, verb: str) -> Callable[[Plan], bool]:
-    def confirm(plan: Plan) -> bool:
-        return bool(args.yes) or confirm_on_tty("Risky plan: " + "; ".join(plan.risks) + f". {verb}?")
+def _asker(args: argparse.Namespace, verb: str) -> Ask:
+    """A risky plan: `--yes`, or a yes on the terminal; anything else leaves it undeployed (the CLI parks nothing)."""
+    def ask(plan: Plan) -> Answer:
+        yes = bool(args.yes) or confirm_on_tty("Risky plan: " + "; ".join(plan.risks) + f". {verb}?")
+        return "yes" if yes else "no"
 
-    return confirm
+    return ask
 
 
-def _deploying(action: Callable[[], DeployResult]) -> Result:
-    """A deploy or rollback: SIGTERM/SIGINT stop it cleanly at a step boundary (recorded), never mid-write."""
-    try:
-        with stopping.on_signals():
-            result = action()
-    except ConfirmationRequired as exc:
-        raise ConfirmationRequired(f"{exc} -- nothing was deployed; re-run with --yes to proceed", exc.plan) from exc
+def _progress(event: Event) -> None:
+    print(f"  {event.step}: {event.detail}", file=sys.stderr, flush=True)
+
+
+def _with_poster(ctx: Context) -> Context:
+    """With an audit channel and a bot token, a CLI deploy posts its own audit thread (only its own: the bot
+    posts what others left); with a channel alone the rows wait in the outbox for the bot."""
+    settings = ctx.settings
+    if ctx.poster is not None or not (settings.audit_channel and settings.slack_bot_token):
+        return ctx
+    from bot.slack.app import web_client
+    from bot.slack.posting import SlackPoster
+
+    return replace(ctx, poster=SlackPoster(web_client(settings.slack_api_url, settings.slack_bot_token)))
+
+
+def _deploying(ctx: Context, args: argparse.Namespace, command: Command, verb: str, dry_run: bool = False,
+               overrides: Mapping[str, str] | None = None, allow_downgrade: bool = False) -> Result:
+    """A deploy or rollback: SIGTERM/SIGINT stop it cleanly at a step boundary (recorded), never mid-write. On a
+    terminal its steps are shown as they happen (stderr: stdout stays the one JSON object)."""
+    actor = ctx.settings.actor
+    extra = "".join(f" {name}={tag}" for name, tag in (overrides or {}).items())
+    said = f"`tagpin {command} {args.tenant}{extra}{' --dry-run' if dry_run else ''}` by {actor}"
+    req = DeployRequest(args.tenant, actor, command, said=said, overrides=dict(overrides or {}),
+                        allow_downgrade=allow_downgrade, dry_run=dry_run)
+    with stopping.on_signals():
+        result = Deployer(_with_poster(ctx)).run(req, _progress if sys.stderr.isatty() else ignore, _asker(args, verb))
+    if result.outcome == "awaiting_confirmation":
+        raise ConfirmationRequired(f"{result.message} -- nothing was deployed; re-run with --yes to proceed",
+                                   result.plan)
     data = result.as_dict()
     return data, text.deploy(data), result.ok
 
 
 def do_deploy(ctx: Context, args: argparse.Namespace) -> Result:
-    return _deploying(lambda: Deployer(ctx).deploy(
-        args.tenant, ctx.settings.actor, dry_run=args.dry_run, overrides=dict(args.overrides),
-        allow_downgrade=args.allow_downgrade, confirm=_confirm(args, "Deploy")))
+    return _deploying(ctx, args, "deploy", "Deploy", dry_run=args.dry_run, overrides=dict(args.overrides),
+                      allow_downgrade=args.allow_downgrade)
 
 
 def do_rollback(ctx: Context, args: argparse.Namespace) -> Result:
-    return _deploying(lambda: Deployer(ctx).rollback(args.tenant, ctx.settings.actor,
-                                                     confirm=_confirm(args, "Roll back")))
+    return _deploying(ctx, args, "rollback", "Roll back")
 
 
 def do_status(ctx: Context, args: argparse.Namespace) -> Result:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.service.results import DeployJSON
+
 
 def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
@@ -31,17 +33,16 @@ def resolve(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def deploy(data: dict[str, Any]) -> str:
-    rows = [[s["name"], short(s.get("from")), short(s.get("to")), ", ".join(s.get("flags", []))]
-            for s in data["services"]]
+def deploy(data: DeployJSON) -> str:
+    rows = [[s["name"], short(s["from"]), short(s["to"]), ", ".join(s["flags"])] for s in data["services"]]
     head = f"{data['tenant']}: {data['outcome']}"
-    if data.get("deployment_id"):
+    if data["deployment_id"]:
         head += f" (deployment #{data['deployment_id']}"
-        head += f", {data['seconds']} s)" if data.get("seconds") is not None else ")"
+        head += f", {data['seconds']} s)" if data["seconds"] is not None else ")"
     out = [head, table(rows, ["SERVICE", "FROM", "TO", "FLAGS"])]
-    if data.get("risks"):
+    if data["risks"]:
         out.append("risks: " + "; ".join(data["risks"]))
-    if data.get("message"):
+    if data["message"]:
         out.append(data["message"])
     return "\n".join(out)
 

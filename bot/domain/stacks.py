@@ -17,6 +17,7 @@ Rendering rules (each one closes a way the incident could recur or a deploy coul
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -192,3 +193,9 @@ def render(template: StackTemplate, tenant: str, pins: Mapping[str, Pin]) -> str
             + dump_yaml(document))
     validate_rendered(text)
     return text
+
+
+def fingerprint(template: StackTemplate) -> str:
+    """sha256 hex of the template's parsed content: a plan parked for a human is replayed only on the same one."""
+    text = json.dumps(template.document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,15 +1,9 @@
-"""What the bot keeps in the store so any bot process (or the same one, restarted) sees it: pending confirmations,
-Slack requests already acted on."""
+"""Slack requests already acted on, kept in the store so any bot process (or the same one, restarted) sees them."""
 
 from __future__ import annotations
 
-from bot.adapters.confirmations import ConfirmationTable
 from bot.adapters.seen import SeenRequests
 from bot.service.context import Context
-
-
-def confirmation_store(ctx: Context) -> ConfirmationTable:
-    return ConfirmationTable(ctx.store)
 
 
 def seen_requests(ctx: Context) -> SeenRequests:

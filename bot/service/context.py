@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from bot.adapters.confirmations import ConfirmationTable
 from bot.adapters.converge import Converger
 from bot.adapters.store import Store
 from bot.adapters.swarm import Swarm
 from bot.config import Settings
 from bot.domain.stacks import StackTemplate, load_template
 from bot.errors import StackError
+from bot.service.pending import TTL, Confirmations
+from bot.service.ports import Poster
 from bot.service.resolve import Registry
 
 
@@ -23,6 +26,8 @@ class Context:
     registry: Registry
     swarm_factory: Callable[[], Swarm]
     clock_poll: float = 0.5
+    poster: Poster | None = None            # the audit channel's poster; None: rows wait in the outbox
+    owns_outbox: bool = False               # this process posts every pending row (the bot), not only its own
     _template_cache: dict[tuple[Path, float], StackTemplate] = field(default_factory=dict)
 
     @cached_property
@@ -32,6 +37,11 @@ class Context:
     @cached_property
     def converger(self) -> Converger:
         return Converger(self.swarm, poll=self.clock_poll)
+
+    @cached_property
+    def pending(self) -> Confirmations:
+        """Plans parked for a human, in the store: any bot process (or this one, restarted) honours the button."""
+        return Confirmations(TTL, backend=ConfirmationTable(self.store))
 
     def template(self) -> StackTemplate:
         """The stack template, re-read when the file changes (an operator edits it between deploys)."""

@@ -1,54 +1,68 @@
-"""Deploy and rollback: resolve → plan → confirm → render → validate → apply → verify → record, under a lease."""
+"""The deploy conversation, the same for Slack, the CLI and the shell: plan → (a human's confirmation, as a result,
+never an exception) → apply → verify → record, under a lease, told to whoever listens and to the audit trail."""
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from bot import metrics
-from bot.adapters.converge import ConvergeReport
 from bot.adapters.locks import Lease
 from bot.domain.plans import Plan, make_plan
-from bot.domain.stacks import Pin, render
+from bot.domain.stacks import Pin, fingerprint, render
 from bot.domain.tenants import validate_tenant
-from bot.errors import ConfirmationRequired, Interrupted, TagpinError
+from bot.errors import Interrupted, Refused, TagpinError
 from bot.service import stopping
+from bot.service.applying import DeployOutcome, apply, summary
 from bot.service.context import Context
-from bot.service.progress import BoundedSteps, Step
+from bot.service.pending import Pending
+from bot.service.progress import BoundedSteps, Say
 from bot.service.reconcile import reconcile
-from bot.service.rollback import rollback_plan
+from bot.service.refusals import Check, authorize
+from bot.service.results import Command, Event, Listener, ignore
+from bot.service.rollback import RollbackPlan, rollback_plan
 from bot.service.targets import current_pins, targets
-from bot.service.undo import undo_onboarding
+from bot.service.trail import Thread, Trail
+
+log = logging.getLogger("tagpin.deploy")
+# What a front end answers when a plan is risky: go ahead, park it for a button, or leave it (nothing deployed).
+Answer = Literal["yes", "later", "no"]
+Ask = Callable[[Plan], Answer]
 
 
-@dataclass
-class DeployResult:
+def never(plan: Plan) -> Answer:
+    """The front end that cannot ask anybody: a risky plan is not deployed."""
+    return "no"
+
+
+@dataclass(frozen=True)
+class DeployRequest:
     tenant: str
-    outcome: str                            # planned | converged | rolled_back | failed | refused | interrupted
-    plan: Plan | None = None
-    compose: str = ""
-    deployment_id: int | None = None
-    message: str = ""
-    report: ConvergeReport | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    actor: str                                  # who, for the audit trail: "U123 (@alice)", "alice (cli)"
+    command: Command = "deploy"
+    said: str = ""                              # what they typed: the first line of the audit thread
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    allow_downgrade: bool = False
+    dry_run: bool = False
+    requester: str = ""                         # who may confirm a parked plan (a Slack user id)
+    channel: str = ""
+    progress_ts: str | None = None              # the front end's progress message, kept with a parked plan
 
-    @property
-    def ok(self) -> bool:
-        return self.outcome in ("planned", "converged")
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "tenant": self.tenant, "deployment_id": self.deployment_id, "outcome": self.outcome,
-            "services": self.plan.as_dict()["services"] if self.plan is not None else [],
-            "risks": list(self.plan.risks) if self.plan else [],
-            "plan_digest": self.plan.digest() if self.plan else None, "compose": self.compose,
-            "message": self.message,
-            "verification": [vars(r) for r in self.report.services] if self.report else [],
-            "seconds": round(self.report.seconds, 2) if self.report else None, **self.extra,
-        }
+@dataclass(frozen=True)
+class _Made:
+    """A plan and what it was made of (what a parked plan keeps to be applied as shown)."""
+
+    plan: Plan
+    compose: str
+    pins: dict[str, Pin]
+    new_tenant: bool = False
+    template: str = ""
+    notes: list[str] = field(default_factory=list)
+    back: RollbackPlan | None = None
 
 
 def _stop_point(before: str) -> None:
@@ -58,147 +72,223 @@ def _stop_point(before: str) -> None:
         raise Interrupted(f"interrupted by {by} before {before}; nothing more was changed")
 
 
-def _confirmed(plan: Plan, confirm: Callable[[Plan], bool], plan_digest: str | None, what: str) -> None:
-    if plan_digest is not None and plan_digest != plan.digest():
-        raise ConfirmationRequired("the plan changed since it was confirmed; review the new plan and "
-                                   "confirm again", plan)
-    if plan.risky and plan_digest is None and not confirm(plan):
-        raise ConfirmationRequired(f"this {what} needs confirmation: " + "; ".join(plan.risks), plan)
-
-
 class Deployer:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.trail = Trail(ctx)
+
+    # -- the front ends' calls ---------------------------------------------------------------------------------
+
+    def authorize(self, req: DeployRequest, check: Check, thread: Thread | None = None) -> None:
+        """The front end's permission check; a refusal is recorded (the database, then the audit thread), raised."""
+        authorize(self.ctx, req.actor, req.command, validate_tenant(req.tenant), check, thread=thread,
+                  said=_said(req), trail=self.trail)
+
+    def run(self, req: DeployRequest, listen: Listener = ignore, ask: Ask = never) -> DeployOutcome:
+        req = replace(req, tenant=validate_tenant(req.tenant))
+        thread = None if req.dry_run else self.trail.open(req.actor, req.command, req.tenant, _said(req))
+
+        def work(lease: Lease | None, say: Say) -> DeployOutcome:
+            made = self._make(req, say)
+            if req.dry_run:
+                self.ctx.store.audit(req.actor, "deploy --dry-run", req.tenant, "planned",
+                                     {"plan": made.plan.as_dict(), "notes": made.notes})
+                return DeployOutcome(req.tenant, req.command, "planned", made.plan, made.compose, notes=made.notes,
+                                     message="; ".join(["dry run: nothing applied", *made.notes]))
+            assert lease is not None
+            return self._go(req, made, ask, say, lease, thread, confirmed=None)
+
+        return self._told(req, thread, listen, work, leased=not req.dry_run)
+
+    def take(self, confirm_id: str, user: str, actor: str) -> Pending:
+        """The parked plan a button names, taken once; the wrong user's click is refused and recorded."""
+        try:
+            return self.ctx.pending.take(confirm_id, user)
+        except Refused as exc:
+            self.ctx.store.audit(actor, "confirm", None, "refused", {"error": str(exc), "kind": "Refused"})
+            raise
+
+    def confirm(self, p: Pending, actor: str, check: Check, listen: Listener = ignore,
+                ask: Ask = never) -> DeployOutcome:
+        """Apply a parked plan as it was shown -- no registry request -- unless what it was made of changed: then
+        the plan is made again, and a different plan is parked again (shown again) instead of deployed."""
+        req = DeployRequest(p.tenant, actor, "rollback" if p.command == "rollback" else "deploy",
+                            overrides=p.overrides, allow_downgrade=p.allow_downgrade, requester=p.requester,
+                            channel=p.channel, progress_ts=p.progress_ts)
+        thread = Thread(p.thread_id) if p.thread_id is not None else None
+        self.authorize(req, check, thread)
+        self.trail.step(thread, "confirmed", f"confirmed by {actor}", plan_digest=p.digest)
+
+        def work(lease: Lease | None, say: Say) -> DeployOutcome:
+            assert lease is not None
+            made = self._replay(p, say)
+            if made is None or made.plan.digest() != p.digest:
+                made = self._make(req, say)
+                if made.plan.digest() != p.digest:
+                    return replace(self._park(req, made, thread, later=ask(made.plan) == "later"), replanned=True)
+            return self._go(req, made, ask, say, lease, thread, confirmed=p.digest)
+
+        return self._told(req, thread, listen, work, leased=True)
+
+    def cancel(self, confirm_id: str, user: str, actor: str) -> Pending:
+        p = self.take(confirm_id, user, actor)
+        self.ctx.store.audit(actor, p.command, p.tenant, "cancelled", {"plan_digest": p.digest})
+        thread = Thread(p.thread_id) if p.thread_id is not None else None
+        self.trail.step(thread, "cancelled", f"cancelled by {actor}; nothing deployed")
+        return p
+
+    # -- for scripts, tests and benches: one call, a yes/no confirmation, (step, detail) progress ------------------
 
     def deploy(self, tenant: str, actor: str, *, dry_run: bool = False, overrides: Mapping[str, str] | None = None,
                allow_downgrade: bool = False, confirm: Callable[[Plan], bool] = lambda plan: False,
-               plan_digest: str | None = None, on_step: Step = lambda step, detail: None) -> DeployResult:
-        def work(lease: Lease | None, steps: Step) -> DeployResult:
-            return self._deploy(tenant, actor, dry_run, dict(overrides or {}), allow_downgrade, confirm,
-                                plan_digest, steps, lease)
-
-        return self._leased("deploy", validate_tenant(tenant), actor, work, on_step, leased=not dry_run)
+               on_step: Callable[[str, str], None] | None = None) -> DeployOutcome:
+        req = DeployRequest(tenant, actor, overrides=dict(overrides or {}), allow_downgrade=allow_downgrade,
+                            dry_run=dry_run)
+        return self.run(req, _steps(on_step), lambda plan: "yes" if confirm(plan) else "no")
 
     def rollback(self, tenant: str, actor: str, *, confirm: Callable[[Plan], bool] = lambda plan: False,
-                 plan_digest: str | None = None, on_step: Step = lambda step, detail: None) -> DeployResult:
+                 on_step: Callable[[str, str], None] | None = None) -> DeployOutcome:
         """Back to the release before the one now running (rollbacks and releases rolled away from skipped)."""
-        def work(lease: Lease | None, steps: Step) -> DeployResult:
-            assert lease is not None
-            back = rollback_plan(self.ctx, tenant)
-            _confirmed(back.plan, confirm, plan_digest, "rollback")
-            steps("planned", back.describe())
-            _stop_point("applying")
-            result = self.apply(tenant, actor, "rollback", back.plan, back.compose, back.pins, False, steps, lease)
-            result.extra.update(rolled_back_to=back.target.id, rolled_back_from=back.running.id)
-            result.message = f"{back.describe()}: {result.message}"
-            return result
+        return self.run(DeployRequest(tenant, actor, "rollback"), _steps(on_step),
+                        lambda plan: "yes" if confirm(plan) else "no")
 
-        return self._leased("rollback", validate_tenant(tenant), actor, work, on_step, leased=True)
+    # -- the conversation --------------------------------------------------------------------------------------
 
-    def _leased(self, command: str, tenant: str, actor: str, work: Callable[[Lease | None, Step], DeployResult],
-                on_step: Step, leased: bool) -> DeployResult:
-        """The lease (renewed while working), reconciliation of what an earlier process left, refusals audited."""
+    def _make(self, req: DeployRequest, say: Say) -> _Made:
+        ctx = self.ctx
+        if req.command == "rollback":
+            back = rollback_plan(ctx, req.tenant)
+            say("planned", back.describe())
+            return _Made(back.plan, back.compose, back.pins, back=back)
+        template = ctx.template()
+        say("resolving", f"{len(template.services)} services")
+        current = current_pins(ctx, req.tenant)
+        new_tenant = ctx.store.tenant(req.tenant) is None
+        notes: list[str] = []
+        pins = targets(ctx, template, current, req.overrides, req.allow_downgrade, notes)
+        plan = make_plan(req.tenant, new_tenant, template.services, current, pins)
+        compose = render(template, req.tenant, pins)          # render validates what it wrote
+        say("planned", "; ".join([*plan.risks, *notes]) or "no risks")
+        return _Made(plan, compose, pins, new_tenant, fingerprint(template), notes)
+
+    def _replay(self, p: Pending, say: Say) -> _Made | None:
+        """The parked plan made again from what it kept and what Swarm runs now; None when the template changed."""
+        ctx = self.ctx
+        if p.command == "rollback":
+            back = rollback_plan(ctx, p.tenant)
+            say("planned", back.describe())
+            return _Made(back.plan, back.compose, back.pins, back=back)
+        template = ctx.template()
+        pins = p.shown_pins()
+        if fingerprint(template) != p.template or set(pins) != {s.name for s in template.services}:
+            return None
+        new_tenant = ctx.store.tenant(p.tenant) is None
+        plan = make_plan(p.tenant, new_tenant, template.services, current_pins(ctx, p.tenant), pins)
+        say("planned", f"the confirmed plan {p.digest[:12]}")
+        return _Made(plan, render(template, p.tenant, pins), pins, new_tenant, p.template, list(p.notes))
+
+    def _go(self, req: DeployRequest, made: _Made, ask: Ask, say: Say, lease: Lease, thread: Thread | None,
+            confirmed: str | None) -> DeployOutcome:
+        plan = made.plan
+        if plan.risky and confirmed != plan.digest():
+            answer = ask(plan)
+            if answer != "yes":
+                return self._park(req, made, thread, later=answer == "later")
+        _stop_point("applying")
+        result = apply(self.ctx, req.tenant, req.actor, req.command, plan, made.compose, made.pins, made.new_tenant,
+                       say, lease)
+        result.notes = made.notes
+        if made.back is not None:
+            assert made.back.target.id is not None and made.back.running.id is not None
+            result.rolled_back = (made.back.target.id, made.back.running.id)
+            result.message = f"{made.back.describe()}: {result.message}"
+        else:
+            result.message = "; ".join([result.message, *made.notes])
+        return result
+
+    def _park(self, req: DeployRequest, made: _Made, thread: Thread | None, later: bool) -> DeployOutcome:
+        """A risky plan waits for a human: recorded as such; parked for a button when the front end offers one."""
+        plan = made.plan
+        words = f"this {req.command} needs confirmation: " + "; ".join(plan.risks or ["the plan changed"])
+        self.ctx.store.audit(req.actor, req.command, req.tenant, "awaiting_confirmation",
+                             {"error": words, "kind": "ConfirmationRequired", "plan_digest": plan.digest()})
+        confirm_id = None
+        if later:
+            confirm_id = self.ctx.pending.add(
+                requester=req.requester, actor=req.actor, tenant=req.tenant, digest=plan.digest(),
+                channel=req.channel, overrides=req.overrides, allow_downgrade=req.allow_downgrade,
+                thread_id=thread.parent_id if thread else None, progress_ts=req.progress_ts, command=req.command,
+                pins=made.pins, new_tenant=made.new_tenant, template=made.template, notes=made.notes).id
+        return DeployOutcome(req.tenant, req.command, "awaiting_confirmation", plan, made.compose, message=words,
+                             confirm_id=confirm_id, notes=made.notes)
+
+    def _told(self, req: DeployRequest, thread: Thread | None, listen: Listener,
+              work: Callable[[Lease | None, Say], DeployOutcome], leased: bool) -> DeployOutcome:
+        """The lease (renewed while working), reconciliation of what an earlier process left, every step told to
+        the listener and the audit thread, refusals recorded, the outcome last."""
         store = self.ctx.store
-        steps = BoundedSteps(on_step)
+        say = BoundedSteps(self._teller(listen, thread))
         lease: Lease | None = None
         started, outcome = time.monotonic(), "error"          # "error": a bug or a forced interrupt
         try:
-            if leased:
-                lease = store.lease(tenant, actor, ttl=self.ctx.settings.lease_ttl)
-                reconcile(self.ctx, tenant)
-            result = work(lease, steps)
-            outcome = result.outcome
-            return result
+            try:
+                if leased:
+                    lease = store.lease(req.tenant, req.actor, ttl=self.ctx.settings.lease_ttl)
+                    reconcile(self.ctx, req.tenant)
+                result = work(lease, say)
+                outcome = result.outcome
+            except TagpinError as exc:
+                outcome = "interrupted" if isinstance(exc, Interrupted) else "refused"
+                store.audit(req.actor, req.command, req.tenant, outcome, {"error": str(exc),
+                                                                          "kind": type(exc).__name__})
+                raise
+            finally:
+                if lease is not None:
+                    lease.release()
+                say.close()                 # progress still queued goes out after the lease, in order
+                metrics.DEPLOYS.labels(command=req.command, outcome=outcome).inc()
+                metrics.DEPLOY_SECONDS.labels(command=req.command, outcome=outcome).observe(
+                    time.monotonic() - started)
         except TagpinError as exc:
-            # A plan that waits for a human is not a refusal; the audit trail says which it was.
-            outcome = ("awaiting_confirmation" if isinstance(exc, ConfirmationRequired)
-                       else "interrupted" if isinstance(exc, Interrupted) else "refused")
-            store.audit(actor, command, tenant, outcome, {"error": str(exc), "kind": type(exc).__name__})
+            self.trail.step(thread, outcome, f"{outcome}: {exc}")
             raise
-        finally:
-            if lease is not None:
-                lease.release()
-            steps.close()                   # progress still queued goes out after the lease, in order
-            metrics.DEPLOYS.labels(command=command, outcome=outcome).inc()
-            metrics.DEPLOY_SECONDS.labels(command=command, outcome=outcome).observe(time.monotonic() - started)
-
-    def _deploy(self, tenant: str, actor: str, dry_run: bool, overrides: dict[str, str], allow_downgrade: bool,
-                confirm: Callable[[Plan], bool], plan_digest: str | None, on_step: Step,
-                lease: Lease | None) -> DeployResult:
-        ctx, store = self.ctx, self.ctx.store
-        template = ctx.template()
-        on_step("resolving", f"{len(template.services)} services")
-        current = current_pins(ctx, tenant)
-        new_tenant = store.tenant(tenant) is None
-        notes: list[str] = []
-        pins = targets(ctx, template, current, overrides, allow_downgrade, notes)
-        plan = make_plan(tenant, new_tenant, template.services, current, pins)
-        compose = render(template, tenant, pins)          # render validates what it wrote
-        on_step("planned", "; ".join([*plan.risks, *notes]) or "no risks")
-        if dry_run:
-            store.audit(actor, "deploy --dry-run", tenant, "planned", {"plan": plan.as_dict(), "notes": notes})
-            return DeployResult(tenant, "planned", plan, compose, message="; ".join(["dry run: nothing applied",
-                                                                                   *notes]))
-        assert lease is not None
-        _confirmed(plan, confirm, plan_digest, "deploy")
-        _stop_point("applying")
-        result = self.apply(tenant, actor, "deploy", plan, compose, pins, new_tenant, on_step, lease)
-        result.message = "; ".join([result.message, *notes])
+        except Exception as exc:
+            self.trail.step(thread, "failed", f"failed: internal error ({type(exc).__name__})")
+            raise
+        self._last_reply(thread, result)
         return result
 
-    def apply(self, tenant: str, actor: str, command: str, plan: Plan, compose: str, pins: Mapping[str, Pin],
-              new_tenant: bool, on_step: Step, lease: Lease) -> DeployResult:
-        store = self.ctx.store
-        lease.check("recording the deployment")
-        references = {c.name: c.reference for c in plan.services}
-        row = store.start_deployment(tenant=tenant, actor=actor, command=command, plan=json.dumps(plan.as_dict()),
-                                     plan_digest=plan.digest(), references=json.dumps(references),
-                                     compose=compose)
-        assert row.id is not None
-        lease.attach(row.id)
-        if new_tenant:
-            store.add_tenant(tenant, actor)
-            store.audit(actor, "onboard", tenant, "created", deployment_id=row.id)
-        try:
-            result = self._apply(tenant, actor, command, plan, compose, pins, on_step, row.id, references, lease)
-        except BaseException as exc:
-            # Never leave a deployment "running" behind: a bug or a forced interrupt still ends it, audited.
-            message = f"interrupted: {type(exc).__name__}: {exc}"
-            store.update_deployment(row.id, outcome="failed", message=message)
-            store.audit(actor, command, tenant, "failed", {"error": message}, deployment_id=row.id)
-            raise
-        if new_tenant and result.outcome in ("failed", "rolled_back"):
-            result.message += "; " + undo_onboarding(self.ctx, tenant, actor, row.id)
-        return result
+    def _teller(self, listen: Listener, thread: Thread | None) -> Listener:
+        def tell(event: Event) -> None:
+            try:
+                listen(event)
+            except Exception:
+                log.exception("progress listener failed at step %s; the audit thread still gets it", event.step)
+            if event.step != "done":            # the outcome reply says it, with the deployment id
+                self.trail.step(thread, event.step, f"{event.step}: {event.detail}")
+        return tell
 
-    def _apply(self, tenant: str, actor: str, command: str, plan: Plan, compose: str, pins: Mapping[str, Pin],
-               on_step: Step, deployment_id: int, references: Mapping[str, str], lease: Lease) -> DeployResult:
-        ctx, store = self.ctx, self.ctx.store
-        on_step("applying", f"deployment #{deployment_id}")
-        try:
-            lease.check("applying the stack")
-            ctx.swarm.deploy(tenant, compose)
-        except TagpinError as exc:
-            store.update_deployment(deployment_id, outcome="failed", message=str(exc))
-            store.audit(actor, command, tenant, "failed", {"error": str(exc)}, deployment_id=deployment_id)
-            return DeployResult(tenant, "failed", plan, compose, deployment_id, str(exc))
-        on_step("verifying", "waiting for every task to run its digest")
-        wanted = {name: pin.digest for name, pin in pins.items()}
-        timeout = ctx.settings.converge_timeout
-        report = ctx.converger.wait(tenant, wanted, timeout, stop=stopping.requested)
-        if report.outcome == "failed" and "within" in report.message and not lease.lost.is_set():
-            late = [r.name for r in report.services if r.state != "converged"]
-            on_step("rolling back", ", ".join(late))
-            back = ctx.converger.roll_back(tenant, late, timeout)
-            report = ConvergeReport(back.outcome, report.services, report.seconds + back.seconds,
-                                    f"{report.message}; rollback: {back.message}")
-        message = report.message
-        if report.outcome == "interrupted":
-            message += (f"; Swarm goes on with the update -- `tagpin status {tenant}` records the outcome once "
-                        "it settles")
-        store.update_deployment(deployment_id, outcome=report.outcome, message=message,
-                                seconds=round(report.seconds, 2))
-        detail = {"references": dict(references), "message": message, "seconds": round(report.seconds, 2)}
-        store.audit(actor, command, tenant, report.outcome, detail, deployment_id=deployment_id)
-        on_step("done", f"{report.outcome}: {message}")
-        return DeployResult(tenant, report.outcome, plan, compose, deployment_id, message, report)
+    def _last_reply(self, thread: Thread | None, result: DeployOutcome) -> None:
+        digest = result.plan.digest() if result.plan else None
+        if result.replanned:
+            self.trail.step(thread, "refused", "refused: the plan changed since it was confirmed, so nothing was "
+                                               "deployed; the new plan is shown", plan_digest=digest)
+        if result.outcome != "awaiting_confirmation":
+            self.trail.step(thread, result.outcome, summary(result.as_dict()), deployment_id=result.deployment_id)
+        elif result.confirm_id is not None:
+            self.trail.step(thread, "awaiting_confirmation", f"needs confirmation: {'; '.join(result.plan.risks)}"
+                            if result.plan else "needs confirmation", plan_digest=digest)
+        else:
+            self.trail.step(thread, "refused", f"not confirmed, so nothing was deployed: {result.message}",
+                            plan_digest=digest)
+
+
+def _said(req: DeployRequest) -> str:
+    return req.said or f"`{req.command} {req.tenant}` by {req.actor}"
+
+
+def _steps(on_step: Callable[[str, str], None] | None) -> Listener:
+    if on_step is None:
+        return ignore
+    step = on_step
+    return lambda event: step(event.step, event.detail)

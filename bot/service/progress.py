@@ -7,8 +7,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
+from bot.service.results import Event, Listener, StepName
+
 log = logging.getLogger("tagpin.progress")
-Step = Callable[[str, str], None]          # (step, detail): resolving | planned | applying | verifying | done
 # How long a deploy waits for one progress call (a Slack post) before going on without it: a healthy Slack
 # answers well within it (so progress stays in step with the work), a hanging one costs 0.5 s a step, not 10 s.
 STEP_BOUND = 0.5
@@ -19,20 +20,20 @@ class BoundedSteps:
     hanging chat service slows nothing it must not (the lease is renewed meanwhile anyway). A listener's error
     is logged, never raised into the deploy."""
 
-    def __init__(self, listener: Step, bound: float = STEP_BOUND) -> None:
+    def __init__(self, listener: Listener, bound: float = STEP_BOUND) -> None:
         self.listener, self.bound = listener, bound
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagpin-progress")
         self._last: Future[None] | None = None
         self.late = 0                       # calls that outlived their bound
 
-    def _call(self, step: str, detail: str) -> None:
+    def _call(self, event: Event) -> None:
         try:
-            self.listener(step, detail)
+            self.listener(event)
         except Exception:
-            log.exception("progress listener failed at step %s; the deploy goes on", step)
+            log.exception("progress listener failed at step %s; the deploy goes on", event.step)
 
-    def __call__(self, step: str, detail: str) -> None:
-        self._last = self._pool.submit(self._call, step, detail)
+    def __call__(self, step: StepName, detail: str) -> None:
+        self._last = self._pool.submit(self._call, Event(step, detail))
         try:
             self._last.result(timeout=self.bound)
         except FutureTimeout:
@@ -47,3 +48,6 @@ class BoundedSteps:
             except FutureTimeout:
                 log.warning("progress calls still pending after %.0f s; not waiting for them", timeout)
         self._pool.shutdown(wait=False)
+
+
+Say = Callable[[StepName, str], None]      # how the use case reports a step: a BoundedSteps, in practice

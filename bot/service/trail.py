@@ -6,23 +6,14 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from bot.adapters.outbox import Outbox, OutboxMessage
 from bot.service.context import Context
+from bot.service.ports import PostFailed
 
 log = logging.getLogger("tagpin.trail")
 EVENT_TYPE = "tagpin_audit"
-
-
-class PostFailed(Exception):
-    """The chat service did not accept a post (down, rate limited past retries, refused)."""
-
-
-class Poster(Protocol):
-    def post(self, channel: str, text: str, thread_ts: str | None, metadata: dict[str, Any]) -> str:
-        """Post a message and return its ts; raise PostFailed when it was not posted."""
-        ...
 
 
 @dataclass
@@ -36,16 +27,23 @@ _posting = threading.Lock()
 
 
 class Trail:
-    def __init__(self, ctx: Context, poster: Poster | None) -> None:
+    """The audit thread of every command, posted through the context's poster (none: stored, posted later).
+
+    A process that owns the outbox (the bot) first posts what earlier commands could not; any other process (a
+    CLI deploy) posts only its own thread, so two processes never race to post one row."""
+
+    def __init__(self, ctx: Context) -> None:
         self.channel = ctx.settings.audit_channel
-        self.poster = poster
+        self.poster = ctx.poster
+        self.owns_outbox = ctx.owns_outbox
         self.outbox = Outbox(ctx.store) if self.channel else None
 
     def open(self, actor: str, command: str, tenant: str | None, text: str) -> Thread | None:
         """The parent message of one command's thread: stored, then posted."""
         if self.outbox is None or self.channel is None:
             return None
-        self.flush()                # posts the Web API missed earlier go out before this command's
+        if self.owns_outbox:
+            self.flush()            # posts the Web API missed earlier go out before this command's
         payload = {"actor": actor, "command": command, "tenant": tenant or "", "step": "started"}
         row = self.outbox.add(self.channel, text, _metadata(payload))
         assert row.id is not None
@@ -87,7 +85,7 @@ class Trail:
                     return
 
     def _post(self, row: OutboxMessage) -> int | None:
-        """1 when posted, 0 when it must wait for its parent, None when the post failed."""
+        """1 when posted, 0 when it must wait for its parent or is another process's, None when the post failed."""
         assert self.outbox is not None and row.id is not None
         if self.poster is None:
             return None
@@ -97,6 +95,8 @@ class Trail:
             if parent is None or parent.ts is None:
                 return 0
             thread_ts = parent.ts
+        if not self.outbox.claim(row.id):
+            return 0                # another process is posting it, or just did
         try:
             ts = self.poster.post(row.channel, row.text, thread_ts, json.loads(row.metadata_json))
         except PostFailed as exc:

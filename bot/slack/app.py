@@ -7,6 +7,7 @@ import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from flask import Flask, Response, request
 from slack_bolt import App
@@ -24,12 +25,11 @@ from werkzeug.exceptions import HTTPException
 from bot import health, metrics
 from bot.errors import ChatError, UsageError
 from bot.service import stopping
-from bot.service.confirmations import confirmation_store, seen_requests
+from bot.service.confirmations import seen_requests
 from bot.service.context import Context
 from bot.service.trail import Trail
 from bot.slack import listeners, listeners_deploy, listeners_notices
 from bot.slack.auth import Authorizer
-from bot.slack.confirm import TTL, Confirmations
 from bot.slack.dedupe import Deduplicator
 from bot.slack.intake import MAX_BODY, Intake, refuse, silence_body_logging
 from bot.slack.metered import MeteredWebClient
@@ -77,9 +77,10 @@ def build(ctx: Context, *, client: WebClient | None = None) -> tuple[App, Runtim
     except (SlackClientError, OSError) as exc:
         raise ChatError(f"cannot reach the Slack Web API at {client.base_url} to check the token: "
                         f"{getattr(exc, 'reason', exc)} (TAGPIN_SLACK_API_URL, network)") from exc
+    # The bot owns the outbox: its trail posts what any process (a CLI deploy, Slack down earlier) left pending.
+    ctx = replace(ctx, poster=SlackPoster(client), owns_outbox=True)
     rt = Runtime(ctx, client, Authorizer(settings.deployers, client, tenant_deployers=settings.tenant_deployers,
-                                         tenant_channels=settings.tenant_channels),
-                 Confirmations(TTL, backend=confirmation_store(ctx)), Trail(ctx, SlackPoster(client)))
+                                         tenant_channels=settings.tenant_channels), Trail(ctx))
     app.middleware(Deduplicator(seen_requests(ctx).claim))
     listeners.register(app, rt)
     listeners_deploy.register(app, rt)

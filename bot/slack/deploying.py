@@ -1,120 +1,118 @@
-"""One deploy or rollback from Slack: lock → plan → (confirm) → apply → verify, shown in one progress message."""
+"""Every deploy from Slack -- /deploy, /rollback, Confirm, Deploy now -- through one door: the service's deploy
+conversation, shown in one progress message updated in place and, for a risky plan, a Confirm button."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from slack_bolt.context.respond import Respond
 
 from bot.domain.plans import Plan
-from bot.errors import ConfirmationRequired, TagpinError
-from bot.service.deploy import Deployer, DeployResult
-from bot.service.trail import Thread
+from bot.errors import TagpinError
+from bot.service.applying import DeployOutcome, summary
+from bot.service.deploy import Answer, Deployer, DeployRequest
+from bot.service.results import Command, Event
 from bot.slack import blocks
 from bot.slack.failures import translate
 from bot.slack.posting import Progress, safe_respond
 from bot.slack.runtime import Runtime
 
+VERB: dict[Command, str] = {"deploy": "deploy", "rollback": "roll back"}
+# As long as a confirmation id: a plan's message is laid out with it to learn whether the button fits.
+PROBE_ID = "x" * 16
+CHANGED = "The plan changed since you saw it, so nothing was deployed. This is the new plan:"
+
 
 @dataclass
-class DeployRun:
+class SlackDeploy:
+    """One deploy's Slack side: the progress message, the Confirm button, the outcome or the error."""
+
     rt: Runtime
-    user: str
-    actor: str
-    tenant: str
-    channel: str
     respond: Respond
-    command: str = "deploy"
-    overrides: dict[str, str] = field(default_factory=dict)
-    allow_downgrade: bool = False
-    thread: Thread | None = None
-    progress_ts: str | None = None
-    _progress: Progress | None = None
+    user: str
+    channel: str
+    command: Command
+    tenant: str
+    options: dict[str, Any] = field(default_factory=dict)      # how an error answers a click (a new message)
+    progress: Progress = field(init=False)
 
-    def open(self, text: str) -> None:
-        """The audit thread's parent message, unless a confirmation continues an existing thread."""
-        if self.thread is None:
-            self.thread = self.rt.trail.open(self.actor, self.command, self.tenant, text)
+    def __post_init__(self) -> None:
+        title = f"{self.command.capitalize()} of {self.tenant} by <@{self.user}>"
+        self.progress = Progress(self.rt.client, self.channel, self.respond, title)
 
-    def step(self, step: str, detail: str) -> None:
-        """Deployer's on_step: the progress message and the audit thread follow every step."""
-        if step == "done":
-            return                  # the outcome line that follows says it, with the deployment id
-        if self._progress is None:
-            title = f"{self.command.capitalize()} of {self.tenant} by <@{self.user}>"
-            self._progress = Progress(self.rt.client, self.channel, self.respond, title)
-            if self.progress_ts is None:
-                self._progress.start()
-            else:
-                self._progress.ts = self.progress_ts
-        self._progress.step(step, detail)
-        self.rt.trail.step(self.thread, step, f"{step}: {detail}")
+    def listen(self, event: Event) -> None:
+        if event.step != "done":            # the outcome line that follows says it, with the deployment id
+            self.progress.step(event.step, event.detail)
 
-    def deploy(self, plan_digest: str | None = None) -> None:
-        # No confirm callback: in Slack a risky plan is confirmed with a button, never implicitly.
-        self._run(lambda: Deployer(self.rt.ctx).deploy(
-            self.tenant, self.actor, overrides=self.overrides, allow_downgrade=self.allow_downgrade,
-            plan_digest=plan_digest, on_step=self.step), plan_digest)
+    def ask(self, plan: Plan) -> Answer:
+        """In Slack a risky plan waits for a button -- offered only when every risk fits above it."""
+        return "later" if blocks.offers_confirm(blocks.plan(plan.as_dict(), confirm_id=PROBE_ID)) else "no"
 
-    def rollback(self, plan_digest: str | None = None) -> None:
-        # A rollback that moves a service up is confirmed with a button too.
-        self._run(lambda: Deployer(self.rt.ctx).rollback(self.tenant, self.actor, plan_digest=plan_digest,
-                                                         on_step=self.step), plan_digest)
-
-    def go_on(self, plan_digest: str) -> None:
-        """After a confirmation: the same command, bound to the confirmed plan."""
-        (self.rollback if self.command == "rollback" else self.deploy)(plan_digest)
-
-    def _run(self, action: Callable[[], DeployResult], plan_digest: str | None) -> None:
+    def finish(self, action: Callable[[], DeployOutcome]) -> None:
         try:
-            result = action()
-        except ConfirmationRequired as exc:
-            if exc.plan is None:
-                safe_respond(self.respond, translate(exc, f"{self.command} {self.tenant}"))
-            elif plan_digest is None:
-                self._ask(exc.plan, "")
-            else:           # the confirmed plan is no longer the plan: refuse, and ask about the new one
-                self.rt.trail.step(self.thread, "refused", f"refused: {exc}")
-                self._ask(exc.plan, "The plan changed since you saw it, so nothing was deployed. This is the new "
-                                    "plan:")
-            return
+            outcome = action()
         except Exception as exc:
-            message = translate(exc, f"{self.command} {self.tenant}")
             expected = isinstance(exc, TagpinError)
-            self._finish(f":red_circle: *refused*: {exc}" if expected
-                         else ":red_circle: *failed* (internal error)", "refused" if expected else "failed",
-                         message["text"])
-            safe_respond(self.respond, message)
+            self.progress.finish(f":red_circle: *refused*: {exc}" if expected
+                                 else ":red_circle: *failed* (internal error)")
+            safe_respond(self.respond, translate(exc, f"{self.command} {self.tenant}"), **self.options)
             return
-        data = result.as_dict()
-        self._finish(blocks.outcome_line(data), result.outcome, blocks.outcome_line(data),
-                     deployment_id=result.deployment_id)
-
-    def _ask(self, plan: Plan, notice: str) -> None:
-        """A risky plan: ephemeral Confirm/Cancel bound to this plan's digest; the deploy waits for it."""
-        pending = self.rt.confirmations.add(
-            requester=self.user, actor=self.actor, tenant=self.tenant, digest=plan.digest(), channel=self.channel,
-            overrides=self.overrides, allow_downgrade=self.allow_downgrade, thread_id=self.thread.parent_id
-            if self.thread else None, progress_ts=self._progress.ts if self._progress else None,
-            command=self.command)
-        message = blocks.plan(plan.as_dict(), confirm_id=pending.id, notice=notice)
-        self.respond(response_type="ephemeral", **message)
-        if not blocks.offers_confirm(message):
-            # Its risks do not fit a Slack message, so no button was offered: nothing waits for a click.
-            self.rt.confirmations.take(pending.id, self.user)
-            words = (f"not confirmable in Slack ({len(plan.risks)} risks do not fit a message): nothing deployed; "
-                     f"narrow the plan or use `tagpin {self.command} {self.tenant} --yes`")
-            if self._progress is not None:
-                self._progress.finish(f":no_entry_sign: {words}")
-            self.rt.trail.step(self.thread, "refused", words, plan_digest=plan.digest())
+        if outcome.outcome != "awaiting_confirmation" or outcome.plan is None:
+            self.progress.finish(summary(outcome.as_dict()))
             return
-        if self._progress is not None:
-            self._progress.finish(f":raised_hand: waiting for <@{self.user}> to confirm: " + "; ".join(plan.risks))
-        self.rt.trail.step(self.thread, "awaiting_confirmation", "needs confirmation: " + "; ".join(plan.risks),
-                           plan_digest=plan.digest())
+        plan = outcome.plan
+        self.respond(response_type="ephemeral", **blocks.plan(plan.as_dict(), confirm_id=outcome.confirm_id or "",
+                                                              notice=CHANGED if outcome.replanned else ""))
+        if outcome.confirm_id is not None:
+            self.progress.finish(f":raised_hand: waiting for <@{self.user}> to confirm: " + "; ".join(plan.risks))
+        else:
+            self.progress.finish(f":no_entry_sign: not confirmable in Slack ({len(plan.risks)} risks do not fit a "
+                                 f"message): nothing deployed; narrow the plan or use "
+                                 f"`tagpin {self.command} {self.tenant} --yes`")
 
-    def _finish(self, line: str, outcome: str, trail_text: str, deployment_id: int | None = None) -> None:
-        if self._progress is not None:
-            self._progress.finish(line)
-        self.rt.trail.step(self.thread, outcome, trail_text, deployment_id=deployment_id)
+
+def start_deploy(rt: Runtime, respond: Respond, *, user: str, actor: str, channel: str, command: Command,
+                 tenant: str, said: str, overrides: Mapping[str, str] | None = None,
+                 allow_downgrade: bool = False) -> None:
+    """/deploy, /rollback and Deploy now: authorized (a refusal is recorded by the service), then the progress
+    message, then the service's deploy conversation."""
+    deployer = Deployer(rt.ctx)
+    req = DeployRequest(tenant, actor, command, said, dict(overrides or {}), allow_downgrade, requester=user,
+                        channel=channel)
+    deployer.authorize(req, lambda: rt.authorizer.check(user, tenant, channel, VERB[command]))
+    run = SlackDeploy(rt, respond, user, channel, command, tenant)
+    run.progress.start()
+    run.finish(lambda: deployer.run(replace(req, progress_ts=run.progress.ts), run.listen, run.ask))
+
+
+def confirm_deploy(rt: Runtime, respond: Respond, *, user: str, actor: str, confirm_id: str) -> None:
+    """The Confirm button: the parked plan, applied as shown (the service makes it again only if it must)."""
+    deployer = Deployer(rt.ctx)
+    p = deployer.take(confirm_id, user, actor)
+    command: Command = "rollback" if p.command == "rollback" else "deploy"
+
+    def check() -> None:
+        rt.authorizer.check(p.requester, p.tenant, p.channel, VERB[command])
+        doing = "rolling back" if command == "rollback" else "deploying"
+        respond(replace_original=True, **blocks.text(f":white_check_mark: <@{p.requester}> confirmed plan "
+                                                     f"{p.digest[:12]}; {doing} {p.tenant}…"))
+
+    run = SlackDeploy(rt, respond, p.requester, p.channel, command, p.tenant, {"replace_original": False})
+    run.progress.ts = p.progress_ts
+    run.finish(lambda: deployer.confirm(p, actor, check, run.listen, run.ask))
+
+
+def cancel_deploy(rt: Runtime, respond: Respond, *, user: str, actor: str, confirm_id: str) -> None:
+    p = Deployer(rt.ctx).cancel(confirm_id, user, actor)
+    respond(replace_original=True, **blocks.text(f":no_entry_sign: Cancelled; {p.tenant} was not deployed."))
+
+
+def show_dry_run(rt: Runtime, respond: Respond, *, actor: str, tenant: str, overrides: Mapping[str, str] | None = None,
+                 allow_downgrade: bool = False, **options: Any) -> None:
+    """A plan without a deploy (a dry run changes nothing, so everyone may look at one)."""
+    outcome = Deployer(rt.ctx).run(DeployRequest(tenant, actor, overrides=dict(overrides or {}),
+                                                 allow_downgrade=allow_downgrade, dry_run=True))
+    assert outcome.plan is not None
+    safe_respond(respond, blocks.plan(outcome.plan.as_dict(), notice="Dry run: nothing applied."), **options)

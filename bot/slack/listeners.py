@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_bolt.context.respond import Respond
 
 from bot.errors import TagpinError
@@ -13,9 +13,9 @@ from bot.service.observe import Observer
 from bot.service.trail import recent_events
 from bot.slack import blocks
 from bot.slack.commands import Invocation, help_text, parse
+from bot.slack.deferred import acknowledge, deferred
 from bot.slack.failures import translate
 from bot.slack.listeners_deploy import deploy, rollback
-from bot.slack.posting import safe_respond
 from bot.slack.runtime import Runtime, user_of
 
 COMMANDS = ("/deploy", "/status", "/drift", "/audit", "/rollback", "/tagpin")
@@ -54,28 +54,23 @@ def _parsed(command: dict[str, Any]) -> Invocation | TagpinError:
         return exc
 
 
+def _acknowledgement(command: dict[str, Any]) -> dict[str, Any]:
+    """Parse only: a bad command is answered here, help too; the rest is told it is being worked on."""
+    inv = _parsed(command)
+    if isinstance(inv, TagpinError):
+        return {"response_type": "ephemeral", **translate(inv)}
+    if inv.name == "help":
+        return {"response_type": "ephemeral", **blocks.text(help_text())}
+    return {"response_type": "ephemeral", **blocks.text(_working(inv))}
+
+
+def work(rt: Runtime, command: dict[str, Any], respond: Respond) -> None:
+    inv = _parsed(command)
+    if not isinstance(inv, TagpinError) and inv.name != "help":      # else the acknowledgement answered
+        WORK[inv.name](rt, inv, command, respond)
+
+
 def register(app: App, rt: Runtime) -> None:
-    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
-        """Parse only: Slack gives 3 seconds and the ack must never wait on Docker, the registry or the Web API."""
-        inv = _parsed(command)
-        if isinstance(inv, TagpinError):
-            ack(response_type="ephemeral", **translate(inv))
-        elif inv.name == "help":
-            ack(response_type="ephemeral", **blocks.text(help_text()))
-        else:
-            rt.inflight.begin()
-            ack(response_type="ephemeral", **blocks.text(_working(inv)))
-
-    def work(command: dict[str, Any], respond: Respond) -> None:
-        inv = _parsed(command)
-        if isinstance(inv, TagpinError) or inv.name == "help":
-            return                       # the acknowledgement already answered
-        try:
-            WORK[inv.name](rt, inv, command, respond)
-        except Exception as exc:
-            safe_respond(respond, translate(exc, f"{command.get('command')} {command.get('text')}"))
-        finally:
-            rt.inflight.end()
-
+    lazy = deferred(rt, work, lambda command: f"{command.get('command')} {command.get('text')}")
     for name in COMMANDS:
-        app.command(name)(ack=acknowledge, lazy=[work])
+        app.command(name)(ack=acknowledge(rt, _acknowledgement), lazy=[lazy])

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_bolt.context.respond import Respond
 
 from bot.errors import UsageError
-from bot.service.deploy import Deployer
+from bot.service.refusals import authorize
 from bot.service.watching import snooze
 from bot.slack import blocks, notice_blocks
-from bot.slack.deploying import DeployRun
-from bot.slack.failures import translate
-from bot.slack.listeners_deploy import authorize
+from bot.slack.deferred import acknowledge, deferred
+from bot.slack.deploying import show_dry_run, start_deploy
 from bot.slack.notifier import SlackNotifier
 from bot.slack.posting import safe_respond
 from bot.slack.runtime import Runtime, user_of
@@ -37,25 +36,21 @@ def _channel(body: dict[str, Any]) -> str:
 def deploy_now(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
     notice, tenant = _target(body)
     user, actor = user_of(body)
-    authorize(rt, user, actor, tenant, _channel(body), "deploy", "deploy")
-    run = DeployRun(rt, user, actor, tenant, _channel(body), respond)
-    run.open(f"Deploy now on drift notice #{notice} by {actor}")
-    run.deploy()
+    start_deploy(rt, respond, user=user, actor=actor, channel=_channel(body), command="deploy", tenant=tenant,
+                 said=f"Deploy now on drift notice #{notice} by {actor}")
 
 
 def show_plan(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
     _, tenant = _target(body)
     _, actor = user_of(body)
-    result = Deployer(rt.ctx).deploy(tenant, actor, dry_run=True)
-    assert result.plan is not None
-    safe_respond(respond, blocks.plan(result.plan.as_dict(), notice="Dry run: nothing applied."),
-                 replace_original=False)
+    show_dry_run(rt, respond, actor=actor, tenant=tenant, replace_original=False)
 
 
 def snooze_notice(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
     notice_id, tenant = _target(body)
     user, actor = user_of(body)
-    authorize(rt, user, actor, tenant, _channel(body), "snooze", "snooze drift notices of")
+    authorize(rt.ctx, actor, "snooze", tenant,
+              lambda: rt.authorizer.check(user, tenant, _channel(body), "snooze drift notices of"))
     notice = snooze(rt.ctx, notice_id, SNOOZE_HOURS, actor)
     if notice.ts:
         # The notice itself shows the snooze, for everyone in the channel: the watcher's own edit.
@@ -66,20 +61,8 @@ def snooze_notice(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
 
 
 def register(app: App, rt: Runtime) -> None:
-    def acknowledge(ack: Ack) -> None:
-        rt.inflight.begin()
-        ack()
-
-    def lazy(handler: Any, where: str) -> Any:
-        def run(body: dict[str, Any], respond: Respond) -> None:
-            try:
-                handler(rt, body, respond)
-            except Exception as exc:
-                safe_respond(respond, translate(exc, where), replace_original=False)
-            finally:
-                rt.inflight.end()
-        return run
-
-    app.action(notice_blocks.DEPLOY_NOW)(ack=acknowledge, lazy=[lazy(deploy_now, "deploy now")])
-    app.action(notice_blocks.SHOW_PLAN)(ack=acknowledge, lazy=[lazy(show_plan, "show plan")])
-    app.action(notice_blocks.SNOOZE)(ack=acknowledge, lazy=[lazy(snooze_notice, "snooze")])
+    for action, handler, where in ((notice_blocks.DEPLOY_NOW, deploy_now, "deploy now"),
+                                   (notice_blocks.SHOW_PLAN, show_plan, "show plan"),
+                                   (notice_blocks.SNOOZE, snooze_notice, "snooze")):
+        app.action(action)(ack=acknowledge(rt), lazy=[deferred(rt, handler, where,
+                                                               replace_original=False)])

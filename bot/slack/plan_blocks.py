@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.plans import PlanJSON, PlanServiceJSON
-from bot.slack.confirm import TTL
+from bot.service.pending import TTL
 from bot.slack.layout import Block, Page, fallback, section
 
 Message = dict[str, Any]

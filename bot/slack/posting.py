@@ -9,7 +9,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from bot.service.trail import PostFailed
+from bot.service.ports import PostFailed
 from bot.slack import blocks
 
 log = logging.getLogger("tagpin.slack")

@@ -1,4 +1,4 @@
-"""What every listener shares: the service context, the Web API client, authorization, confirmations, the trail."""
+"""What every listener shares: the service context, the Web API client, authorization, the trail, the work running."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from slack_sdk import WebClient
 from bot.service.context import Context
 from bot.service.trail import Trail
 from bot.slack.auth import Authorizer
-from bot.slack.confirm import Confirmations
 
 
 class Inflight:
@@ -45,7 +44,6 @@ class Runtime:
     ctx: Context
     client: WebClient
     authorizer: Authorizer
-    confirmations: Confirmations
     trail: Trail
     inflight: Inflight = field(default_factory=Inflight)
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from bot.errors import ConfirmationRequired, LockHeld
+from bot.errors import LockHeld
 from bot.service.deploy import Deployer
 from bot.service.observe import Observer
 from tests.e2e.conftest import Tenant
@@ -113,8 +113,9 @@ def test_rollback_restores_the_previous_references_exactly(tenant: Tenant) -> No
 def test_a_new_tenant_needs_confirmation(tenant: Tenant) -> None:
     tenant.push("frontend", "1.10.0")
     tenant.push("backend", "3.0.0")
-    with pytest.raises(ConfirmationRequired, match="new tenant"):
-        Deployer(tenant.fresh_context()).deploy(tenant.name, "tester")
+    unasked = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester")
+    assert unasked.outcome == "awaiting_confirmation" and "new tenant" in unasked.message
+    assert unasked.deployment_id is None and unasked.confirm_id is None     # nobody to ask: nothing parked
     refused = tenant.cli("deploy", tenant.name, "--json")
     assert refused.returncode != 0 and "--yes" in refused.stderr
     shown = json.loads(refused.stdout)

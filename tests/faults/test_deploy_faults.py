@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.references import ImageRef
-from bot.errors import ConfirmationRequired, LeaseLost, LockHeld, NotFound
+from bot.errors import LeaseLost, LockHeld, NotFound
 from bot.service.deploy import Deployer
 from tests.e2e.conftest import Tenant
 
@@ -64,8 +64,9 @@ def test_a_rollback_that_moves_a_service_up_needs_confirmation(tenant: Tenant) -
     refused = tenant.cli("rollback", tenant.name)
     assert refused.returncode == 1 and "this rollback moves it up 1.9.3 → 1.9.5" in refused.stderr
     assert "re-run with --yes" in refused.stderr and _frontend_tag(tenant) == "1.9.3"
-    with pytest.raises(ConfirmationRequired):
-        Deployer(tenant.fresh_context()).rollback(tenant.name, "tester")
+    unasked = Deployer(tenant.fresh_context()).rollback(tenant.name, "tester")
+    assert unasked.outcome == "awaiting_confirmation" and unasked.deployment_id is None
+    assert _frontend_tag(tenant) == "1.9.3"
     done = tenant.cli("rollback", tenant.name, "--yes")
     assert done.returncode == 0, done.stderr
     assert _frontend_tag(tenant) == "1.9.5"

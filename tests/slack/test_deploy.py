@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import metrics
 from bot.service.deploy import Deployer
+from bot.service.observe import Observer
 from tests.e2e.conftest import Tenant
 from tests.slack.harness import AUDIT, CHANNEL, Bot
 
@@ -51,6 +53,29 @@ def test_a_confirmed_deploy_updates_one_progress_message_and_writes_an_audit_thr
     assert next(e.outcome for e in bot.rt.ctx.store.events(tenant.name) if e.command == "deploy") == "converged"
 
 
+def _registry_requests() -> float:
+    return sum(sample.value for family in metrics.REGISTRY_REQUESTS.collect() for sample in family.samples
+               if sample.name.endswith("_total"))
+
+
+def test_a_confirmed_plan_is_deployed_as_shown_without_asking_the_registry_again(bot: Bot, tenant: Tenant) -> None:
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "3.0.0")
+    bot.command("/deploy", tenant.name)
+    bot.wait()
+    assert "1.10.0" in str(bot.responses()[-1]["blocks"])
+    tenant.push("frontend", "1.11.0")                   # newer than what was shown: the click deploys what was shown
+    before = _registry_requests()
+    bot.click("tagpin_confirm", bot.button())
+    bot.wait()
+    assert _registry_requests() == before               # applied from the stored plan: no registry request at all
+    assert "converged" in bot.api.of("chat.update")[-1].params["text"]
+    specs = {s["name"]: s["spec_reference"] for s in Observer(tenant.fresh_context()).status(tenant.name)["services"]}
+    assert ":1.10.0@sha256:" in specs["frontend"] and ":3.0.0@sha256:" in specs["backend"]
+    _, replies = _trail(bot)
+    assert any(r["text"].startswith("planned: the confirmed plan") for r in replies)
+
+
 def test_confirmation_is_bound_to_the_plan_and_to_the_requester(bot: Bot, tenant: Tenant) -> None:
     tenant.push("frontend", "1.10.0")
     tenant.push("backend", "3.0.0")
@@ -62,7 +87,8 @@ def test_confirmation_is_bound_to_the_plan_and_to_the_requester(bot: Bot, tenant
     bot.wait()
     assert "only <@UALICE>" in bot.responses()[-1]["text"]
 
-    tenant.push("frontend", "1.11.0")                                   # the plan changes under the button
+    tenant.push("frontend", "1.11.0")                                   # the plan changes under the button:
+    tenant.template.write_text(tenant.template.read_text().replace("replicas: 2", "replicas: 3"))  # re-made
     bot.click("tagpin_confirm", first)
     bot.wait()
     changed = bot.responses()[-1]

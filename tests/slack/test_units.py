@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import Refused, UsageError
+from bot.service.pending import Confirmations
 from bot.slack.commands import Invocation, parse
-from bot.slack.confirm import Confirmations
 from tests.slack.harness import Bot
 
 

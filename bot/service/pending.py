@@ -1,14 +1,19 @@
-"""Pending confirmations: bound to one plan digest and one requester, used once, expiring."""
+"""Plans parked for a human: bound to one plan digest and one requester, used once, expiring.
+
+A parked plan keeps what it was made of (the pins, the template's fingerprint, whether the tenant was new), so a
+confirmation applies exactly the plan that was shown without asking the registry again; only when those inputs
+changed is the plan made again (and shown again)."""
 
 from __future__ import annotations
 
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from bot.domain.stacks import Pin
 from bot.errors import Refused, UsageError
 
 TTL = 600.0
@@ -28,10 +33,17 @@ class Pending:
     thread_id: int | None = None         # the audit thread the confirmation continues
     progress_ts: str | None = None       # the progress message the confirmed deploy keeps updating
     command: str = "deploy"              # deploy | rollback: what the button goes on with
+    pins: dict[str, list[str]] = field(default_factory=dict)      # service → [tag, digest] of the shown plan
+    new_tenant: bool = False
+    template: str = ""                   # the stack template's fingerprint when the plan was made
+    notes: list[str] = field(default_factory=list)
+
+    def shown_pins(self) -> dict[str, Pin]:
+        return {name: Pin(tag, digest) for name, (tag, digest) in self.pins.items()}
 
 
 class Backend(Protocol):
-    """Where pending confirmations are kept: memory (one process) or the store (bot.service.confirmations)."""
+    """Where pending confirmations are kept: memory (one process) or the store (ConfirmationTable)."""
 
     def put(self, record: dict[str, Any]) -> None: ...
 
@@ -71,10 +83,13 @@ class Confirmations:
         self._lock = threading.Lock()
 
     def add(self, *, requester: str, actor: str, tenant: str, digest: str, channel: str,
-            overrides: dict[str, str], allow_downgrade: bool, thread_id: int | None = None,
-            progress_ts: str | None = None, command: str = "deploy") -> Pending:
+            overrides: Mapping[str, str], allow_downgrade: bool, thread_id: int | None = None,
+            progress_ts: str | None = None, command: str = "deploy", pins: Mapping[str, Pin] | None = None,
+            new_tenant: bool = False, template: str = "", notes: Sequence[str] = ()) -> Pending:
+        kept = {name: [pin.tag, pin.digest] for name, pin in (pins or {}).items()}
         pending = Pending(secrets.token_urlsafe(12), requester, actor, tenant, digest, channel, dict(overrides),
-                          allow_downgrade, self.clock() + self.ttl, thread_id, progress_ts, command)
+                          allow_downgrade, self.clock() + self.ttl, thread_id, progress_ts, command, kept,
+                          new_tenant, template, list(notes))
         with self._lock:
             self.backend.sweep(self.clock())
             self.backend.put(asdict(pending))

@@ -60,6 +60,12 @@ FLOATING = frozenset({
     "latest", "main", "master", "edge", "stable", "nightly", "dev", "develop", "devel", "unstable", "next",
     "canary", "head", "trunk", "release", "current", "lts", "beta", "alpha", "rc", "test", "testing", "prod",
 })
+FLOATING_REASON = "floating tag, not a version"
+
+
+def is_floating(tag: str) -> bool:
+    """Whether a tag names a moving target; in any case (`Latest` moves as `latest` does)."""
+    return tag.lower() in FLOATING
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +171,8 @@ def why_not(tag: str, two_part: bool) -> str:
             return "signature/attestation tag"
         if _COMMIT.fullmatch(tag):
             return "commit tag, not a version"
-        if tag.lower() in FLOATING:
-            return "floating tag, not a version"
+        if is_floating(tag):
+            return FLOATING_REASON
         return "not a version"
     if _DATE.fullmatch(tag):
         return "date, not a version"

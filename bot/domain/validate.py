@@ -9,7 +9,7 @@ from typing import Any
 from bot.domain.composefile import load_yaml, map_strings, where
 from bot.domain.interpolation import interpolate
 from bot.domain.references import SHA256, parse_reference
-from bot.domain.tags import FLOATING
+from bot.domain.tags import FLOATING_REASON, is_floating
 from bot.domain.versions import Policy, Rejection, parse_tag
 from bot.errors import ImageReferenceError, PolicyError, StackError
 
@@ -44,7 +44,9 @@ def _image_problems(name: str, service: Mapping[str, Any]) -> list[str]:
     if ref.tag is None:
         return [*problems, f"service {name}: image {image} has no version tag"]
     labels = deploy_labels(service)
-    if ref.tag.lower() in FLOATING or not any(c.isdigit() for c in ref.tag):
+    if is_floating(ref.tag):
+        problems.append(f"service {name}: image {image} uses tag {ref.tag!r}: {FLOATING_REASON}")
+    elif not any(c.isdigit() for c in ref.tag):
         problems.append(f"service {name}: image {image} uses tag {ref.tag!r}, which is not a version")
     elif POLICY_LABEL not in labels:
         problems.append(f"service {name}: no {POLICY_LABEL} label to check the tag against its policy")

@@ -260,11 +260,11 @@ def rendered_file(image: str, tag: str = "1.2.3", extra: str = "") -> str:
 @pytest.mark.parametrize(("text", "needle"), [
     # The incident: `latest` reached the stack file and nothing read it.
     (rendered_file("r/frontend:latest", "latest"), "service web: image r/frontend:latest is not pinned"),
-    (rendered_file(f"r/frontend:latest@{D1}", "latest"), "uses tag 'latest', which is not a version"),
+    (rendered_file(f"r/frontend:latest@{D1}", "latest"), "uses tag 'latest': floating tag, not a version"),
     (rendered_file("r/frontend"), "service web: image r/frontend is not pinned to a sha256 digest"),
     (rendered_file(f"r/frontend@{D1}"), "service web: image r/frontend@" + D1 + " has no version tag"),
     (rendered_file("r/frontend:1.2.3"), "not pinned to a sha256 digest"),
-    (rendered_file(f"r/frontend:stable@{D1}", "stable"), "uses tag 'stable', which is not a version"),
+    (rendered_file(f"r/frontend:stable@{D1}", "stable"), "uses tag 'stable': floating tag, not a version"),
     (rendered_file(f"r/frontend:sha-3f2a1b@{D1}", "sha-3f2a1b"), "commit tag, not a version"),
     (rendered_file(f"r/frontend:1.2.4@{D1}"), "label com.tagpin.tag=1.2.3, image tag 1.2.4"),
     (rendered_file(f"r/frontend:1.2.3@{D1}", extra="    x-tagpin: {}\n"), "service web: x-tagpin left"),

@@ -15,10 +15,19 @@ _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?")
 _TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 # OCI image-spec descriptor.md: registered algorithms sha256 (64 hex) and sha512 (128 hex), lowercase.
-# The one digest grammar: what a reference may carry, and the sha256 that tagpin pins and compares.
-_DIGEST = re.compile(r"sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}")
-SHA256 = re.compile(r"sha256:[a-f0-9]{64}")
-_HEX64 = re.compile(r"[a-f0-9]{64}")
+# The one digest grammar: what a reference may carry, the sha256 that tagpin pins and compares, and (written
+# with `-`) the digest in a cosign signature tag (`sha256-<hex>.sig`, see tags.py).
+_HEX_DIGITS = {"sha256": 64, "sha512": 128}
+
+
+def digest_grammar(separator: str = ":") -> str:
+    """The digest grammar as regex text; separator `-` spells a digest the way cosign writes it into a tag."""
+    return "|".join(f"{algorithm}{separator}[a-f0-9]{{{n}}}" for algorithm, n in _HEX_DIGITS.items())
+
+
+_DIGEST = re.compile(digest_grammar())
+_HEX64 = re.compile(rf"[a-f0-9]{{{_HEX_DIGITS['sha256']}}}")
+SHA256 = re.compile(rf"sha256:{_HEX64.pattern}")
 NAME_TOTAL_LENGTH_MAX = 255
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -67,7 +76,8 @@ def _check_tag(tag: str) -> None:
 def _check_digest(digest: str) -> None:
     if not _DIGEST.fullmatch(digest):
         raise ImageReferenceError(
-            f"invalid digest {digest!r}: expected 'sha256:' followed by 64 lowercase hex digits")
+            f"invalid digest {digest!r}: expected 'sha256:' followed by 64 lowercase hex digits "
+            "(or 'sha512:' and 128)")
 
 
 def _check_path(path: str, text: str) -> None:

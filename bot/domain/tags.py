@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import cast
 
+from bot.domain.references import digest_grammar
+
 PreId = int | str
 PreKey = tuple[object, ...]
 SemKey = tuple[int, int, int, PreKey]
@@ -51,7 +53,8 @@ TWO_PART = re.compile(rf"v?(?P<M>{_NUM})(?:\.(?P<m>{_NUM})(?:\.(?P<p>{_NUM}))?)?
 # Loose shapes, only consulted for tags that failed the strict grammar, to name the defect.
 _LOOSE = re.compile(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:\.(\d+))?(?:-([^+]*))?(?:\+(.*))?")
 _PRE_CHARS = re.compile(r"[0-9A-Za-z.-]*")
-_SIGNATURE = re.compile(r"sha256-[0-9a-f]{64}\.(?:sig|att|sbom)")
+# Cosign's signature, attestation and SBOM tags: the signed digest with `-` for `:`, by the one digest grammar.
+_SIGNATURE = re.compile(rf"(?:{digest_grammar('-')})\.(?:sig|att|sbom)")
 _COMMIT = re.compile(r"(?:sha|git|commit)-[0-9a-zA-Z]+")
 _DATE = re.compile(r"v?(?:19|20)\d\d[._-]?(?:0[1-9]|1[0-2])(?:[._-]?(?:0[1-9]|[12]\d|3[01]))?(?:[._T-]\w*)?")
 # Tags that name a moving target, never a release (DESIGN.md "Version policy": never `latest`): the one list, for

@@ -1,4 +1,4 @@
-"""Targets of a deploy: what each service pins now (from Swarm) and what it should pin (policy or --set)."""
+"""Targets of a deploy: what each service pins now (from Swarm) and what it should pin (policy or an override)."""
 
 from __future__ import annotations
 
@@ -22,23 +22,28 @@ def current_pins(ctx: Context, tenant: str) -> dict[str, Running]:
     return out
 
 
+def _refused(service: str, tag: str, why: str) -> UsageError:
+    # Worded for every front end: the CLI writes an override `--set frontend=1.2.3`, Slack `frontend@1.2.3`.
+    return UsageError(f"cannot pin {service} to {tag}: {why}")
+
+
 def _override(template: StackTemplate, overrides: Mapping[str, str]) -> None:
     names = {s.name for s in template.services}
     for service, tag in overrides.items():
         if service not in names:
-            raise UsageError(f"--set {service}={tag}: the stack has no service {service!r} "
-                             f"(services: {', '.join(sorted(names))})")
+            raise _refused(service, tag, f"the stack has no service {service!r} "
+                           f"(services: {', '.join(sorted(names))})")
 
 
 def _pin_override(ctx: Context, svc: ServiceTemplate, tag: str, running_tag: str | None,
                   allow_downgrade: bool) -> Pin:
     parsed = parse_tag(tag, svc.policy)
     if isinstance(parsed, Rejection):
-        raise UsageError(f"--set {svc.name}={tag}: {parsed.reason}")
+        raise _refused(svc.name, tag, parsed.reason)
     running = parse_tag(running_tag, svc.policy) if running_tag else None
     if isinstance(running, Version) and parsed < running and not allow_downgrade:
-        raise UsageError(f"--set {svc.name}={tag} is below the running {running_tag}; add --allow-downgrade "
-                         "to deploy it anyway")
+        raise _refused(svc.name, tag, f"it is below the running {running_tag}; add --allow-downgrade to deploy "
+                       "it anyway")
     digest = ctx.registry.digest(svc.image, tag)
     if digest is None:
         raise NotFound(f"{svc.image.name()}:{tag} does not exist in the registry")
@@ -47,7 +52,7 @@ def _pin_override(ctx: Context, svc: ServiceTemplate, tag: str, running_tag: str
 
 def targets(ctx: Context, template: StackTemplate, current: Mapping[str, Running], overrides: Mapping[str, str],
             allow_downgrade: bool, notes: list[str] | None = None) -> dict[str, Pin]:
-    """The pin of every service: an explicit --set tag (still a version), else the policy's best.
+    """The pin of every service: an explicit override tag (still a version), else the policy's best.
 
     Services resolve in parallel (the registry client shares one listing per repository between threads):
     a deploy waits for the slowest repository, not for the sum of them."""

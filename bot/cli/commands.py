@@ -15,12 +15,13 @@ from bot.domain.references import parse_reference
 from bot.domain.versions import Policy
 from bot.errors import ConfirmationRequired, UsageError
 from bot.service import stopping
+from bot.service.audit import onboarded, recent_events
 from bot.service.context import Context
 from bot.service.deploy import Answer, Ask, Deployer, DeployRequest
 from bot.service.observe import Observer
 from bot.service.resolve import resolve
 from bot.service.results import Command, Event, ignore
-from bot.service.trail import recent_events
+from bot.service.views import AuditJSON, TenantsJSON, WatchStoppedJSON
 
 # (the command's JSON object, its text for a terminal, ok): a TypedDict result is a Mapping, not a dict.
 Result = tuple[Mapping[str, Any], str, bool]
@@ -100,13 +101,12 @@ def do_drift(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def do_audit(ctx: Context, args: argparse.Namespace) -> Result:
-    data = {"events": recent_events(ctx, args.tenant, args.limit)}
+    data: AuditJSON = {"events": recent_events(ctx, args.tenant, args.limit)}
     return data, text.audit(data), True
 
 
 def do_tenants(ctx: Context, args: argparse.Namespace) -> Result:
-    data = {"tenants": [{"name": t.name, "created_at": t.created_at.isoformat(), "created_by": t.created_by}
-                        for t in ctx.store.tenants()]}
+    data: TenantsJSON = {"tenants": onboarded(ctx)}
     return data, text.tenants(data), True
 
 
@@ -119,7 +119,8 @@ def do_watch(ctx: Context, args: argparse.Namespace) -> Result:
     watcher = watch.make_watcher(ctx, web_client(ctx.settings.slack_api_url, ctx.settings.slack_bot_token))
     if not args.once:
         watch.run_forever(watcher, float(args.interval or ctx.settings.watch_interval))
-        return {"stopped": True}, "watcher stopped", True
+        stopped: WatchStoppedJSON = {"stopped": True}
+        return stopped, "watcher stopped", True
     report = watcher.scan_once()
     data = report.as_dict()
     return data, text.watch(data), not report.failed

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.service.results import DeployJSON
+from bot.service.views import AuditJSON, DriftJSON, FindingJSON, TenantsJSON, TenantStatusJSON, WatchJSON
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -47,52 +48,52 @@ def deploy(data: DeployJSON) -> str:
     return "\n".join(out)
 
 
-def status(data: dict[str, Any]) -> str:
+def status(data: TenantStatusJSON) -> str:
     rows = []
     for s in data["services"]:
         avail = s["available"]["tag"] if s["available"] else "unknown"
         kinds = ", ".join(d["kind"] for d in s["drift"]) or "ok"
         rows.append([s["name"], short(s["spec_reference"]), f"{s['replicas']['running']}/{s['replicas']['desired']}",
                      avail, kinds])
-    notes = [f"{s['name']}: {s['registry_note']}" for s in data["services"] if s.get("registry_note")]
-    head = data["tenant"] if data.get("complete", True) else f"{data['tenant']}: {incomplete(data)}"
-    said = [f"reconciled {line}" for line in data.get("reconciled", [])]
+    notes = [f"{s['name']}: {s['registry_note']}" for s in data["services"] if s["registry_note"]]
+    head = data["tenant"] if data["complete"] else f"{data['tenant']}: {incomplete(data)}"
+    said = [f"reconciled {line}" for line in data["reconciled"]]
     return "\n".join([head, table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]), *notes, *said])
 
 
-def incomplete(data: dict[str, Any]) -> str:
+def incomplete(data: TenantStatusJSON | DriftJSON) -> str:
     """The headline of a scan that could not judge every service: never 'no drift', never 'ok'."""
     count = data["unknown"]
     return f"drift unknown for {count} service{'s' if count != 1 else ''} (the registry could not say)"
 
 
-def findings(items: list[dict[str, Any]], notes: list[str]) -> list[str]:
+def findings(items: list[FindingJSON], notes: list[str]) -> list[str]:
     """The findings table (or nothing) and one line per registry note: shared by drift and watch."""
     rows = [[f["tenant"], f["service"], f["kind"], f["detail"]] for f in items]
     return ([table(rows, ["TENANT", "SERVICE", "KIND", "DETAIL"])] if rows else []) + [f"registry: {n}" for n in notes]
 
 
-def drift(data: dict[str, Any]) -> str:
-    head = ([incomplete(data)] if not data.get("complete", True)
+def drift(data: DriftJSON) -> str:
+    head = ([incomplete(data)] if not data["complete"]
             else [] if data["findings"] else [f"no drift in {len(data['tenants'])} tenant(s)"])
-    out = head + findings(data["findings"], data.get("registry_notes", []))
-    out.append(f"scanned at {data.get('scanned_at')}; previous scan: {data.get('previous_scan_at') or 'never'}; "
-               f"the watcher's last scan: {data.get('watcher_scan_at') or 'never'}")
+    out = head + findings(data["findings"], data["registry_notes"])
+    out.append(f"scanned at {data['scanned_at']}; previous scan: {data['previous_scan_at'] or 'never'}; "
+               f"the watcher's last scan: {data['watcher_scan_at'] or 'never'}")
     return "\n".join(out)
 
 
-def audit(data: dict[str, Any]) -> str:
+def audit(data: AuditJSON) -> str:
     rows = [[str(e["id"]), e["at"], e["actor"], e["command"], e["tenant"] or "-", e["outcome"],
              (e["detail"] or "")[:70]] for e in data["events"]]
     return table(rows, ["ID", "AT", "ACTOR", "COMMAND", "TENANT", "OUTCOME", "DETAIL"]) if rows else "no events"
 
 
-def tenants(data: dict[str, Any]) -> str:
+def tenants(data: TenantsJSON) -> str:
     rows = [[t["name"], t["created_at"], t["created_by"]] for t in data["tenants"]]
     return table(rows, ["TENANT", "CREATED", "BY"]) if rows else "no tenants yet"
 
 
-def watch(data: dict[str, Any]) -> str:
+def watch(data: WatchJSON) -> str:
     out = findings(data["findings"], data["registry_errors"]) if data["findings"] else ["no drift"]
     out.extend(f"{s['verb']}: {s['tenant']}/{s['service']} {s['kind']} (notice #{s['notice']})" for s in data["said"])
     out.extend(f"not said (retried next scan): {f}" for f in data["failed"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from bot.adapters.swarm import ServiceState
 from bot.domain.drift import Available, Finding, Observed, find_drift, wanted_replicas
@@ -15,6 +14,7 @@ from bot.errors import NotFound, TagpinError
 from bot.service.context import Context
 from bot.service.reconcile import reconcile
 from bot.service.resolve import Registry, resolve
+from bot.service.views import DriftJSON, FindingJSON, ServiceStatusJSON, TenantStatusJSON
 
 
 @dataclass
@@ -76,7 +76,7 @@ class Observer:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def status(self, tenant: str, actor: str = "cli") -> dict[str, Any]:
+    def status(self, tenant: str, actor: str = "cli") -> TenantStatusJSON:
         tenant = validate_tenant(tenant)
         template = self.ctx.template()
         reconciled = reconcile(self.ctx, tenant)      # what a killed or interrupted deploy left, judged from Swarm
@@ -84,7 +84,9 @@ class Observer:
         if not stack and self.ctx.store.tenant(tenant) is None:
             raise not_onboarded([tenant])
         registry = ScanRegistry(self.ctx.registry)
-        services, avail, notes = [], {}, {}
+        services: list[ServiceStatusJSON] = []
+        avail: dict[str, Available] = {}
+        notes: dict[str, str] = {}
         for t in template.services:
             avail[t.name], error = available(registry, t, stack.get(t.name))
             notes[t.name] = str(error) if error else ""
@@ -131,7 +133,7 @@ class Observer:
                                             {n: observed(s) for n, s in stack.items()}, avail, replicas(template)))
         return scan
 
-    def drift(self, tenants: Iterable[str] = (), source: str = "cli", actor: str = "cli") -> dict[str, Any]:
+    def drift(self, tenants: Iterable[str] = (), source: str = "cli", actor: str = "cli") -> DriftJSON:
         scan = self.scan(tenants)
         wanted, findings = scan.tenants, scan.findings
         previous = self.ctx.store.last_scan()
@@ -160,6 +162,6 @@ def replicas(template: StackTemplate) -> dict[str, int | None]:
     return {t.name: wanted_replicas(template.document, t.name) for t in template.services}
 
 
-def finding_dict(f: Finding) -> dict[str, Any]:
+def finding_dict(f: Finding) -> FindingJSON:
     return {"tenant": f.tenant, "service": f.service, "kind": f.kind, "running": f.running, "target": f.target,
             "detail": f.detail}

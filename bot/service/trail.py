@@ -109,10 +109,3 @@ class Trail:
 
 def _metadata(payload: dict[str, Any]) -> str:
     return json.dumps({"event_type": EVENT_TYPE, "event_payload": payload}, sort_keys=True)
-
-
-def recent_events(ctx: Context, tenant: str | None, limit: int) -> list[dict[str, Any]]:
-    """The database audit trail, newest first, in the CLI's JSON shape."""
-    return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "command": e.command, "tenant": e.tenant,
-             "outcome": e.outcome, "detail": e.detail, "deployment_id": e.deployment_id}
-            for e in ctx.store.events(tenant, limit=limit)]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot import metrics
 from bot.adapters.models import utcnow
@@ -20,6 +20,7 @@ from bot.errors import NotFound, RateLimited, TagpinError
 from bot.service.context import Context
 from bot.service.observe import Observer, Scan, ScanRegistry, finding_dict
 from bot.service.resolve import Registry
+from bot.service.views import SaidJSON, WatchJSON
 
 log = logging.getLogger("tagpin.watch")
 
@@ -38,12 +39,12 @@ class Notifier(Protocol):
 class WatchReport:
     scanned_at: datetime
     findings: list[Finding]
-    said: list[dict[str, Any]] = field(default_factory=list)       # what was posted, updated, reminded, resolved
+    said: list[SaidJSON] = field(default_factory=list)             # what was posted, updated, reminded, resolved
     failed: list[str] = field(default_factory=list)                # Slack calls that failed (retried next scan)
     registry_errors: list[str] = field(default_factory=list)
     unknown: int = 0                                               # services this scan could not judge
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> WatchJSON:
         return {
             "scanned_at": self.scanned_at.isoformat(), "complete": not self.unknown, "unknown": self.unknown,
             "findings": [finding_dict(f) for f in self.findings],

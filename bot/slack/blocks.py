@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from bot.service.views import AuditEventJSON, DriftJSON, ServiceStatusJSON, TenantStatusJSON
 from bot.slack.layout import Page, fallback, rest_of, section, split
 from bot.slack.plan_blocks import Message, offers_confirm, plan, tag
 
@@ -61,28 +62,28 @@ def _counts(kinds: Counter[str]) -> str:
     return ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
 
 
-def _kinds(service: dict[str, Any]) -> list[str]:
+def _kinds(service: ServiceStatusJSON) -> list[str]:
     return [d["kind"] for d in service.get("drift", [])] or ["ok"]
 
 
-def status(data: dict[str, Any]) -> Message:
+def status(data: TenantStatusJSON) -> Message:
     tenant, services = data["tenant"], data["services"]
     # Services with drift first: what is cut for room is what is fine, and the summary counts it anyway.
     ordered = sorted(services, key=lambda s: not s.get("drift"))
     kinds = Counter(k for s in services for k in _kinds(s))
     head = f"*Status of `{tenant}`* · {len(services)} service(s): {_counts(kinds)}"
-    if data.get("complete") is False:
-        head = (f":large_yellow_circle: {head}\nIncomplete: {data.get('unknown', kinds['unknown'])} service(s) "
+    if not data["complete"]:
+        head = (f":large_yellow_circle: {head}\nIncomplete: {data['unknown']} service(s) "
                 "could not be judged, so this is no all-clear.")
     lines = []
     for s in ordered:
         replicas = f"{s['replicas']['running']}/{s['replicas']['desired']}"
-        spec = tag(s["spec_reference"]) if s.get("spec_reference") else "not running"
-        best = (s.get("available") or {}).get("tag") or "?"
+        spec = tag(s["spec_reference"]) if s["spec_reference"] else "not running"
+        best = s["available"]["tag"] if s["available"] else "?"
         lines.append(f"• `{s['name']}` {spec} ({replicas}) · newest allowed {best} · {', '.join(_kinds(s))}")
     page = Page()
     page.lines([head])
-    notes = sorted({s["registry_note"] for s in services if s.get("registry_note")})
+    notes = sorted({s["registry_note"] for s in services if s["registry_note"]})
 
     def hidden(n: int) -> str:
         rest = Counter(k for s in ordered[len(ordered) - n:] for k in _kinds(s))
@@ -101,10 +102,10 @@ def _notes_room(notes: Sequence[str]) -> list[dict[str, Any]]:
     return [section("x" * size)] if notes else []
 
 
-def drift(data: dict[str, Any]) -> Message:
+def drift(data: DriftJSON) -> Message:
     findings, tenants = data["findings"], data["tenants"]
-    kinds = Counter(f["kind"] for f in findings)
-    complete = data.get("complete", True) is not False
+    kinds: Counter[str] = Counter(f["kind"] for f in findings)
+    complete = data["complete"]
     if not findings and complete:
         head = f":large_green_circle: no drift in {len(tenants)} tenant(s)"
     else:
@@ -112,16 +113,16 @@ def drift(data: dict[str, Any]) -> Message:
         head = f"{icon} *{len(findings)} finding(s)* in {len(tenants)} tenant(s)" + (
             f": {_counts(kinds)}" if findings else "")
         if not complete:
-            head += (f"\nIncomplete: {data.get('unknown', kinds['unknown'])} service(s) could not be judged, "
+            head += (f"\nIncomplete: {data['unknown']} service(s) could not be judged, "
                      "so this is no all-clear.")
     lines = [f"• `{f['tenant']}/{f['service']}` *{f['kind']}*: {f['detail'] or ''}".rstrip(": ") for f in findings]
-    watcher = data.get("watcher_scan_at")
+    watcher = data["watcher_scan_at"]
     facts = [f"the watcher's last scan: {watcher[:16].replace('T', ' ')} UTC" if watcher
              else "the watcher has not scanned yet"]
-    notes = [f"registry: {note}" for note in data.get("registry_notes", [])]
+    notes = [f"registry: {note}" for note in data["registry_notes"]]
 
     def hidden(n: int) -> str:
-        rest = Counter(f["kind"] for f in findings[len(findings) - n:])
+        rest: Counter[str] = Counter(f["kind"] for f in findings[len(findings) - n:])
         return f"…and {n} more finding(s) ({_counts(rest)}); the whole list: `tagpin drift --json`"
 
     page = Page()
@@ -133,7 +134,7 @@ def drift(data: dict[str, Any]) -> Message:
     return {"text": fallback(head.replace("*", "")), "blocks": page.done()}
 
 
-def audit(events: Sequence[dict[str, Any]], tenant: str | None) -> Message:
+def audit(events: Sequence[AuditEventJSON], tenant: str | None) -> Message:
     title = f"*Audit trail{f' of `{tenant}`' if tenant else ''}* (newest first)"
     lines = [f"• {e['at'][:16].replace('T', ' ')} {e['actor']} `{e['command']}` "
              f"{e['tenant'] or ''} → {e['outcome']}" for e in events] or ["nothing recorded yet"]

@@ -9,8 +9,8 @@ from slack_bolt import App
 from slack_bolt.context.respond import Respond
 
 from bot.errors import TagpinError
+from bot.service.audit import recent_events
 from bot.service.observe import Observer
-from bot.service.trail import recent_events
 from bot.slack import blocks
 from bot.slack.commands import Invocation, help_text, parse
 from bot.slack.deferred import acknowledge, deferred

@@ -1,0 +1,127 @@
+"""The JSON shapes of what the service shows: status, drift, watch, audit and tenants (DESIGN.md's contracts).
+
+Like results.py's DeployJSON, these TypedDicts only name what the producers already return, so mypy checks every
+reader (bot/slack/blocks.py, bot/cli/text.py) against them without changing one key or value."""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+from bot.domain.drift import Kind
+from bot.domain.notices import Verb
+
+
+class FindingJSON(TypedDict):
+    """One drift finding (observe.finding_dict): in status' `drift[]`, drift's and watch's `findings[]`."""
+
+    tenant: str                # "*" for the watcher's scan-wide findings (registry_limited, scan_incomplete)
+    service: str
+    kind: Kind
+    running: str | None
+    target: str | None
+    detail: str
+
+
+class ReplicasJSON(TypedDict):
+    running: int
+    desired: int
+
+
+class AvailableJSON(TypedDict):
+    """The highest tag the service's policy allows now, and its digest."""
+
+    tag: str
+    digest: str
+
+
+class ServiceStatusJSON(TypedDict):
+    name: str
+    image: str                             # the template's repository, without tag
+    spec_reference: str | None             # what the Swarm spec pins; None: not running
+    running_digests: list[str]
+    replicas: ReplicasJSON
+    update_state: str | None
+    available: AvailableJSON | None        # None: the registry could not say
+    registry_note: str | None
+    drift: list[FindingJSON]
+
+
+class TenantStatusJSON(TypedDict):
+    """`tagpin status TENANT --json`, and what /status renders from."""
+
+    tenant: str
+    services: list[ServiceStatusJSON]
+    complete: bool
+    unknown: int                           # services that could not be judged
+    reconciled: list[str]                  # what settling interrupted deploys said, one line each
+
+
+class DriftJSON(TypedDict):
+    """`tagpin drift --json`, and what /drift renders from. The times are ISO 8601, UTC."""
+
+    tenants: list[str]
+    findings: list[FindingJSON]
+    complete: bool
+    unknown: int
+    registry_notes: list[str]
+    scanned_at: str
+    previous_scan_at: str | None
+    watcher_scan_at: str | None
+
+
+class SaidJSON(TypedDict):
+    """One thing a watch scan told the drift channel."""
+
+    verb: Verb
+    notice: int | None
+    tenant: str
+    service: str
+    kind: str
+    resolved_by: int | None
+
+
+class WatchJSON(TypedDict):
+    """`tagpin watch --once --json`: one scan's findings and what it told the channel."""
+
+    scanned_at: str
+    complete: bool
+    unknown: int
+    findings: list[FindingJSON]
+    said: list[SaidJSON]
+    failed: list[str]                      # Slack calls that failed (retried next scan)
+    registry_errors: list[str]
+
+
+class WatchStoppedJSON(TypedDict):
+    """`tagpin watch --json` without --once, once the loop stops."""
+
+    stopped: Literal[True]
+
+
+class AuditEventJSON(TypedDict):
+    id: int | None
+    at: str
+    actor: str
+    command: str
+    tenant: str | None
+    outcome: str
+    detail: str
+    deployment_id: int | None
+
+
+class AuditJSON(TypedDict):
+    """`tagpin audit --json`: newest first."""
+
+    events: list[AuditEventJSON]
+
+
+class TenantJSON(TypedDict):
+    name: str
+    created_at: str
+    created_by: str
+
+
+class TenantsJSON(TypedDict):
+    """`tagpin tenants --json`."""
+
+    tenants: list[TenantJSON]

@@ -8,32 +8,43 @@ import logging
 import sys
 import uuid
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
+from bot.adapters.confirmations import ConfirmationTable
+from bot.adapters.converge import Converger
+from bot.adapters.notices import NoticeStore
+from bot.adapters.outbox import Outbox
 from bot.adapters.registry import RegistryClient
+from bot.adapters.seen import SeenRequests
 from bot.adapters.store import Store
 from bot.adapters.swarm import Swarm
 from bot.cli.commands import COMMANDS
 from bot.cli.parser import parse
 from bot.config import Settings
 from bot.errors import ConfirmationRequired, TagpinError
-from bot.service.context import Context
+from bot.service.context import Context, Tables
 
 log = logging.getLogger("tagpin")
 # A drift scan with --exit-code and findings exits 3, so scripts can tell "drift" from "error".
 EXIT_DRIFT = 3
 # A scan that could not judge every service is neither "drift" nor "no drift": scripts must never read it as ok.
 EXIT_INCOMPLETE = 4
+# How often a deploy looks at the tasks while it waits for them to run their digests, in seconds.
+CONVERGE_POLL = 0.5
 
 
 def build_context(settings: Settings) -> Context:
     if settings.state_dir is not None and settings.database_url == f"sqlite:///{settings.state_dir / 'tagpin.db'}":
         settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)     # the default database's home
     store = Store(settings.database_url)
-    store.migrate()
+    store.migrate()                 # every table, once, at start-up
     registry = RegistryClient(insecure=settings.insecure_registries, docker_config=settings.docker_config,
                               cache_ttl=settings.registry_cache_ttl, ca_bundle=settings.registry_ca)
-    return Context(settings, store, registry, lambda: Swarm.from_env(settings.docker_environ))
+    tables = Tables(outbox=Outbox(store), notices=NoticeStore(store), seen=SeenRequests(store),
+                    confirmations=ConfirmationTable(store))
+    swarm = cache(lambda: Swarm.from_env(settings.docker_environ))      # opened on first use, once
+    return Context(settings, store, registry, swarm, tables, lambda: Converger(swarm(), poll=CONVERGE_POLL))
 
 
 def _shell(ctx: Context, args: argparse.Namespace) -> int:

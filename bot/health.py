@@ -119,8 +119,7 @@ def store_check(database_url: str) -> Check:
 
 def engine_check(ctx: Context) -> Check:
     def check() -> str:
-        ctx.swarm.client.ping()               # opening the swarm pings once; later probes ping again
-        return ctx.swarm.engine
+        return ctx.swarm.ping()               # opening the swarm pings once; later probes ping again
     return check
 
 

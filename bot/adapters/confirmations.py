@@ -24,7 +24,6 @@ class ConfirmationTable:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_table(PendingConfirmation)
 
     def put(self, record: dict[str, Any]) -> None:
         with self.store.session() as s:

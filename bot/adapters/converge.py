@@ -4,35 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Literal
 
-from bot.adapters.swarm import ServiceState, Swarm, digest_of
+from bot.adapters.swarm import Swarm
+from bot.domain.running import ConvergeReport, Outcome, ServiceReport, ServiceState, digest_of
 
-Outcome = Literal["converged", "rolled_back", "failed", "interrupted"]
 ROLLING_BACK = {"rollback_started", "rollback_paused", "rollback_completed"}
 FAILED_TASK = {"failed", "rejected"}
 # A brand-new service has no previous spec to roll back to; this many failed tasks means it will not start.
 NEW_SERVICE_FAILURES = 3
-
-
-@dataclass(frozen=True)
-class ServiceReport:
-    name: str
-    target: str
-    running_digests: tuple[str, ...]
-    running: int
-    desired: int
-    state: str                      # converged | pending | rolled_back | failed | missing
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class ConvergeReport:
-    outcome: Outcome
-    services: tuple[ServiceReport, ...]
-    seconds: float
-    message: str
 
 
 def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[ServiceState, str], bool]

@@ -12,7 +12,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from bot.adapters.models import TenantLock, utcnow
+from bot.adapters.models import TenantLock
+from bot.domain.times import utcnow
 from bot.errors import LeaseLost, LockHeld, StoreError
 
 log = logging.getLogger("tagpin.lease")

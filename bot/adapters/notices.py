@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel, col, select
 
-from bot.adapters.models import Deployment, utcnow
+from bot.adapters.models import Deployment
 from bot.adapters.store import Store
 from bot.domain.clients import ClientSeen
+from bot.domain.times import utcnow
 from bot.errors import StoreError
 
 
@@ -40,7 +42,10 @@ class DriftNotice(SQLModel, table=True):
 class NoticeStore:
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_table(DriftNotice)
+
+    def new(self, tenant: str, service: str, kind: str, channel: str, first_seen: datetime) -> DriftNotice:
+        """A notice not yet saved: the watcher fills in what it found, then saves it before telling anyone."""
+        return DriftNotice(tenant=tenant, service=service, kind=kind, channel=channel, first_seen=first_seen)
 
     def open(self) -> list[DriftNotice]:
         with self.store.session() as s:
@@ -58,7 +63,10 @@ class NoticeStore:
         with self.store.session() as s:
             return s.get(DriftNotice, notice_id)
 
-    def save(self, notice: DriftNotice) -> DriftNotice:
+    def save(self, notice: Any) -> DriftNotice:
+        """Save a notice this store made (new/open/get); typed Any so the service can hold it by its port."""
+        if not isinstance(notice, DriftNotice):
+            raise TypeError(f"not a drift notice row: {type(notice).__name__}")
         with self.store.session() as s:
             merged = s.merge(notice)
             s.commit()
@@ -75,6 +83,9 @@ class NoticeStore:
             s.add(notice)
             s.commit()
             return notice
+
+    def client_versions(self, tenant: str, app: str, since: datetime) -> list[ClientSeen]:
+        return client_versions(self.store, tenant, app, since)
 
     def fixing_deployment(self, tenant: str, since: datetime) -> Deployment | None:
         """The latest converged deployment of the tenant since the drift was first seen."""

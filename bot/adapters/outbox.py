@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Field, SQLModel, col, select, update
 
-from bot.adapters.models import utcnow
 from bot.adapters.store import Store
+from bot.domain.times import utcnow
 from bot.errors import StoreError
 
 # How long a process's claim on a row holds: longer than one post with all its retries (a 10 s timeout, 3 tries, waits).
@@ -33,7 +33,6 @@ class Outbox:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        store.ensure_table(OutboxMessage)      # own table: the core schema does not need to know about Slack
 
     def add(self, channel: str, text: str, metadata_json: str, parent_id: int | None = None) -> OutboxMessage:
         with self.store.session() as s:

@@ -25,7 +25,6 @@ class SeenRequests:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._sweep_at = 0.0
-        store.ensure_table(SeenRequest)
 
     def claim(self, key: str, ttl: float) -> bool:
         now = time.time()

@@ -20,8 +20,8 @@ from bot.adapters.models import (
     DriftScan,
     SchemaInfo,
     Tenant,
-    utcnow,
 )
+from bot.domain.times import utcnow
 from bot.errors import StoreError
 
 
@@ -69,7 +69,12 @@ class Store(Locks):
                              f"{str(exc).splitlines()[0]}") from exc
 
     def migrate(self) -> None:
-        """Create the schema on first use; refuse a database written by a newer tagpin."""
+        """Create the schema on first use -- every table, the features' too -- and refuse a database written by a
+        newer tagpin. Called once, at start-up, before anything reads or writes."""
+        # The features' tables (outbox, notices, seen requests, parked confirmations) register with the metadata
+        # when their module is imported; they import this one, so they are imported here, not at the top.
+        from bot.adapters import confirmations, notices, outbox, seen  # noqa: F401
+
         try:
             SQLModel.metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
@@ -82,15 +87,6 @@ class Store(Locks):
             elif info.version > SCHEMA_VERSION:
                 raise StoreError(f"the database {self.safe_url} has schema version {info.version}; this tagpin "
                                  f"knows {SCHEMA_VERSION} -- upgrade tagpin")
-
-    def ensure_table(self, model: type[SQLModel]) -> None:
-        """Create one table on first use: features (outbox, notices) own their tables, the core schema does not."""
-        table = model.__table__  # type: ignore[attr-defined]
-        try:
-            SQLModel.metadata.create_all(self.engine, tables=[table])
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot create the {table.name} table in {self.safe_url}: "
-                             f"{str(exc).splitlines()[0]}") from exc
 
     # tenants
     def tenants(self) -> list[Tenant]:

@@ -7,8 +7,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import docker
@@ -16,78 +14,10 @@ import docker.errors
 
 from bot import metrics
 from bot.adapters import docker_context
-from bot.domain.references import ImageRef, parse_reference
-from bot.errors import ImageReferenceError, SwarmError
+from bot.domain.running import ServiceState, TaskState
+from bot.errors import SwarmError
 
 NAMESPACE = "com.docker.stack.namespace"
-# Task states that still count toward a rollout; anything past "running" is history.
-LIVE = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running"}
-
-
-def digest_of(reference: str) -> str | None:
-    """The sha256 digest pinned in a reference, or None for an unpinned one (`repo:latest`)."""
-    _, sep, digest = reference.partition("@")
-    return digest if sep and digest.startswith("sha256:") else None
-
-
-@dataclass(frozen=True)
-class TaskState:
-    service_id: str
-    image: str                 # the task's pinned reference, as Swarm resolved it
-    state: str                 # Status.State
-    desired: str               # DesiredState
-    error: str
-    container_id: str | None
-    node_id: str | None
-
-
-@dataclass(frozen=True)
-class ServiceState:
-    id: str
-    name: str                  # Swarm name: <tenant>_<service>
-    tenant: str
-    short_name: str            # the template's service name
-    image: str                 # Spec.TaskTemplate.ContainerSpec.Image
-    previous_image: str | None
-    desired: int               # -1 for a global service (resolved against tasks)
-    update_state: str | None
-    update_message: str | None
-    labels: Mapping[str, str]
-    tasks: tuple[TaskState, ...] = field(default=())
-
-    @property
-    def live_tasks(self) -> tuple[TaskState, ...]:
-        return tuple(t for t in self.tasks if t.desired == "running" and t.state in LIVE)
-
-    @property
-    def running_digests(self) -> tuple[str, ...]:
-        found = {digest_of(t.image) or t.image for t in self.tasks if t.desired == "running"
-                 and t.state == "running"}
-        return tuple(sorted(found))
-
-    @property
-    def desired_tasks(self) -> int:
-        """Replicas asked for; a global service wants one task per eligible node, i.e. its live tasks."""
-        return self.desired if self.desired >= 0 else len(self.live_tasks)
-
-    @cached_property
-    def spec(self) -> ImageRef | None:
-        """The spec image parsed (tag and digest), or None when it is not a reference tagpin can read."""
-        try:
-            return parse_reference(self.image)
-        except ImageReferenceError:
-            return None
-
-    @property
-    def running(self) -> int:
-        return sum(1 for t in self.tasks if t.desired == "running" and t.state == "running")
-
-    @property
-    def last_error(self) -> str | None:
-        errors = [t.error for t in self.tasks if t.error]
-        return errors[-1] if errors else None
-
-
 def _service(raw: Mapping[str, Any], tasks: Iterable[TaskState]) -> ServiceState:
     spec = raw["Spec"]
     labels = spec.get("Labels") or {}
@@ -128,6 +58,11 @@ class Swarm:
         self.environ = dict(environ if environ is not None else os.environ)
         self._run = run
         self.api_calls = 0
+
+    def ping(self) -> str:
+        """Ask the engine whether it answers (raises what the SDK raises); returns which engine it is."""
+        self.client.ping()
+        return self.engine
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Swarm:

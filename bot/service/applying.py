@@ -6,13 +6,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.adapters.converge import ConvergeReport
-from bot.adapters.locks import Lease
 from bot.domain.plans import Plan
+from bot.domain.running import ConvergeReport
 from bot.domain.stacks import Pin
 from bot.errors import TagpinError
 from bot.service import stopping
 from bot.service.context import Context
+from bot.service.ports import Lease
 from bot.service.progress import Say
 from bot.service.results import Command, DeployJSON, Outcome
 from bot.service.undo import undo_onboarding

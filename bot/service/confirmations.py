@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.adapters.seen import SeenRequests
 from bot.service.context import Context
+from bot.service.ports import Seen
 
 
-def seen_requests(ctx: Context) -> SeenRequests:
+def seen_requests(ctx: Context) -> Seen:
     """Slack requests already acted on, in the store: de-duplication that holds across bot processes."""
-    return SeenRequests(ctx.store)
+    return ctx.tables.seen

@@ -1,4 +1,7 @@
-"""What every use case needs: settings, the store, the registry, the swarm (opened lazily) and the template."""
+"""What every use case needs: settings, the store, the registry, the swarm (opened lazily) and the template.
+
+Everything outside the service comes in through a port (bot/service/ports.py); bot/__main__.py wires the real
+adapters."""
 
 from __future__ import annotations
 
@@ -7,16 +10,22 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from bot.adapters.confirmations import ConfirmationTable
-from bot.adapters.converge import Converger
-from bot.adapters.store import Store
-from bot.adapters.swarm import Swarm
 from bot.config import Settings
 from bot.domain.stacks import StackTemplate, load_template
 from bot.errors import StackError
-from bot.service.pending import TTL, Confirmations
-from bot.service.ports import Poster
+from bot.service.pending import TTL, Backend, Confirmations
+from bot.service.ports import Converger, Notices, Outbox, Poster, Seen, Store, Swarm
 from bot.service.resolve import Registry
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The feature tables beside the core store, each behind its port."""
+
+    outbox: Outbox                          # the audit trail's messages, stored before they are posted
+    notices: Notices                        # the watcher's drift notices
+    seen: Seen                              # Slack requests already acted on
+    confirmations: Backend                  # plans parked for a human
 
 
 @dataclass
@@ -25,7 +34,8 @@ class Context:
     store: Store
     registry: Registry
     swarm_factory: Callable[[], Swarm]
-    clock_poll: float = 0.5
+    tables: Tables
+    converger_factory: Callable[[], Converger]     # waits on the same engine swarm_factory opens
     poster: Poster | None = None            # the audit channel's poster; None: rows wait in the outbox
     owns_outbox: bool = False               # this process posts every pending row (the bot), not only its own
     _template_cache: dict[tuple[Path, float], StackTemplate] = field(default_factory=dict)
@@ -36,12 +46,12 @@ class Context:
 
     @cached_property
     def converger(self) -> Converger:
-        return Converger(self.swarm, poll=self.clock_poll)
+        return self.converger_factory()
 
     @cached_property
     def pending(self) -> Confirmations:
         """Plans parked for a human, in the store: any bot process (or this one, restarted) honours the button."""
-        return Confirmations(TTL, backend=ConfirmationTable(self.store))
+        return Confirmations(TTL, backend=self.tables.confirmations)
 
     def template(self) -> StackTemplate:
         """The stack template, re-read when the file changes (an operator edits it between deploys)."""

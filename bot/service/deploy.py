@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bot import metrics
-from bot.adapters.locks import Lease
 from bot.domain.plans import Plan, make_plan
 from bot.domain.stacks import Pin, fingerprint, render
 from bot.domain.tenants import validate_tenant
@@ -19,6 +18,7 @@ from bot.service import stopping
 from bot.service.applying import DeployOutcome, apply, summary
 from bot.service.context import Context
 from bot.service.pending import Pending
+from bot.service.ports import Lease
 from bot.service.progress import BoundedSteps, Say
 from bot.service.reconcile import reconcile
 from bot.service.refusals import Check, authorize

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bot.adapters.swarm import ServiceState
 from bot.domain.drift import Available, Finding, Observed, find_drift, wanted_replicas
 from bot.domain.references import ImageRef
+from bot.domain.running import ServiceState
 from bot.domain.stacks import Pin, ServiceTemplate, StackTemplate
 from bot.domain.tenants import validate_tenant
 from bot.errors import NotFound, TagpinError

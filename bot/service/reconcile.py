@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-from bot.adapters.converge import ServiceReport
-from bot.adapters.swarm import ServiceState
 from bot.domain.references import parse_reference
+from bot.domain.running import ServiceReport, ServiceState
 from bot.errors import ImageReferenceError
 from bot.service.context import Context
 

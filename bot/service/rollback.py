@@ -6,19 +6,19 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.adapters.models import Deployment
 from bot.domain.plans import Plan, make_plan
 from bot.domain.references import parse_reference
 from bot.domain.stacks import Pin, validate_rendered
 from bot.errors import NotFound
 from bot.service.context import Context
+from bot.service.ports import DeploymentRow
 from bot.service.targets import current_pins
 
 
-def release_line(history: Sequence[Deployment]) -> list[Deployment]:
+def release_line(history: Sequence[DeploymentRow]) -> list[DeploymentRow]:
     """Replay converged deployments, oldest first: a deploy puts a release on the line, a rollback takes the
     newest off (that release was rolled away from). The last one on the line is what runs now."""
-    line: list[Deployment] = []
+    line: list[DeploymentRow] = []
     for row in history:
         if row.command == "rollback":
             if len(line) > 1:
@@ -30,8 +30,8 @@ def release_line(history: Sequence[Deployment]) -> list[Deployment]:
 
 @dataclass(frozen=True)
 class RollbackPlan:
-    running: Deployment          # the release now running, rolled away from
-    target: Deployment           # the converged deployment before it, returned to
+    running: DeploymentRow          # the release now running, rolled away from
+    target: DeploymentRow           # the converged deployment before it, returned to
     plan: Plan
     compose: str
     pins: dict[str, Pin]

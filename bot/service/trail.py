@@ -8,9 +8,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from bot.adapters.outbox import Outbox, OutboxMessage
 from bot.service.context import Context
-from bot.service.ports import PostFailed
+from bot.service.ports import OutboxRow, PostFailed
 
 log = logging.getLogger("tagpin.trail")
 EVENT_TYPE = "tagpin_audit"
@@ -36,7 +35,7 @@ class Trail:
         self.channel = ctx.settings.audit_channel
         self.poster = ctx.poster
         self.owns_outbox = ctx.owns_outbox
-        self.outbox = Outbox(ctx.store) if self.channel else None
+        self.outbox = ctx.tables.outbox if self.channel else None
 
     def open(self, actor: str, command: str, tenant: str | None, text: str) -> Thread | None:
         """The parent message of one command's thread: stored, then posted."""
@@ -84,7 +83,7 @@ class Trail:
                     thread.broken = True
                     return
 
-    def _post(self, row: OutboxMessage) -> int | None:
+    def _post(self, row: OutboxRow) -> int | None:
         """1 when posted, 0 when it must wait for its parent or is another process's, None when the post failed."""
         assert self.outbox is not None and row.id is not None
         if self.poster is None:

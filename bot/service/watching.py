@@ -10,15 +10,15 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot import metrics
-from bot.adapters.models import utcnow
-from bot.adapters.notices import DriftNotice, NoticeStore, client_versions
 from bot.domain.clients import outdated_client
 from bot.domain.drift import Finding
 from bot.domain.notices import Action, Notice, plan
 from bot.domain.references import ImageRef
+from bot.domain.times import utcnow
 from bot.errors import NotFound, RateLimited, TagpinError
 from bot.service.context import Context
 from bot.service.observe import Observer, Scan, ScanRegistry, finding_dict
+from bot.service.ports import NoticeRow
 from bot.service.resolve import Registry
 from bot.service.views import SaidJSON, WatchJSON
 
@@ -28,11 +28,11 @@ log = logging.getLogger("tagpin.watch")
 class Notifier(Protocol):
     """Tells a channel about a notice; returns Slack's message ts. Raises TagpinError when it cannot."""
 
-    def post(self, notice: DriftNotice) -> str: ...
+    def post(self, notice: NoticeRow) -> str: ...
 
-    def update(self, notice: DriftNotice) -> None: ...
+    def update(self, notice: NoticeRow) -> None: ...
 
-    def remind(self, notice: DriftNotice) -> None: ...
+    def remind(self, notice: NoticeRow) -> None: ...
 
 
 @dataclass
@@ -78,7 +78,7 @@ class WatchRegistry:
         return digest
 
 
-def _domain(row: DriftNotice) -> Notice:
+def _domain(row: NoticeRow) -> Notice:
     assert row.id is not None
     return Notice(row.id, row.tenant, row.service, row.kind, row.running, row.target, row.ts is not None,
                   row.last_said, row.snoozed_until, row.stale)
@@ -87,7 +87,7 @@ def _domain(row: DriftNotice) -> Notice:
 class Watcher:
     def __init__(self, ctx: Context, notifier: Notifier) -> None:
         self.ctx, self.notifier = ctx, notifier
-        self.notices = NoticeStore(ctx.store)
+        self.notices = ctx.tables.notices
         self.registry = WatchRegistry(ctx.registry, ctx.settings.watch_digest_ttl)
 
     def client_findings(self, scan: Scan, now: datetime) -> list[Finding]:
@@ -101,7 +101,7 @@ class Watcher:
             for tenant in scan.tenants:
                 running = scan.stacks.get(tenant, {}).get(service)
                 tag = running.spec.tag if running is not None and running.spec is not None else None
-                seen = client_versions(self.ctx.store, tenant, app, since)
+                seen = self.notices.client_versions(tenant, app, since)
                 finding = outdated_client(tenant, service, tag, svc_template.policy, seen)
                 if finding is not None:
                     out.append(finding)
@@ -154,7 +154,7 @@ class Watcher:
         report.scanned_at = self.ctx.store.record_scan(len(scan.tenants), len(findings), "watch").finished_at
         return report
 
-    def _carry_out(self, action: Action, rows: dict[int | None, DriftNotice], now: datetime,
+    def _carry_out(self, action: Action, rows: dict[int | None, NoticeRow], now: datetime,
                    report: WatchReport) -> None:
         f = action.finding
         row = rows[action.notice.id] if action.notice is not None else None
@@ -166,8 +166,7 @@ class Watcher:
         else:
             assert f is not None
             if row is None:
-                row = DriftNotice(tenant=f.tenant, service=f.service, kind=f.kind,
-                                  channel=self.ctx.settings.drift_channel or "", first_seen=now)
+                row = self.notices.new(f.tenant, f.service, f.kind, self.ctx.settings.drift_channel or "", now)
             row.running, row.target, row.detail, row.last_seen = f.running, f.target, f.detail, now
             if action.verb in ("post", "remind"):
                 row.last_said = now
@@ -193,9 +192,9 @@ class Watcher:
             report.failed.append(f"{action.verb} notice #{row.id}: {exc}")
 
 
-def snooze(ctx: Context, notice_id: int, hours: float, actor: str) -> DriftNotice:
+def snooze(ctx: Context, notice_id: int, hours: float, actor: str) -> NoticeRow:
     """Silence a notice's reminders for a while (it is still updated and resolved); audited."""
-    notice = NoticeStore(ctx.store).snooze(notice_id, hours, actor)
+    notice = ctx.tables.notices.snooze(notice_id, hours, actor)
     if notice is None:
         raise NotFound(f"drift notice #{notice_id} does not exist (the database was reset?)")
     ctx.store.audit(actor, "snooze", notice.tenant, "snoozed",

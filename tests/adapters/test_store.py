@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -132,3 +134,14 @@ def test_a_lease_is_renewed_while_held_and_fenced_once_taken_over(store: Store) 
     finally:
         lease.release()
     assert store.holds("acme", bob)                     # alice's release leaves bob's lease alone
+
+
+def test_one_migrate_creates_every_table_in_a_fresh_process(tmp_path: Path) -> None:
+    """Start-up migrates once: the features' tables exist before any of them is used (no table on first use)."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    script = ("import sys; from sqlalchemy import inspect; from bot.adapters.store import Store; "
+              "s = Store(sys.argv[1]); s.migrate(); print(','.join(sorted(inspect(s.engine).get_table_names())))")
+    done = subprocess.run([sys.executable, "-c", script, url], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().split(",") == sorted([
+        "audit_events", "deployments", "drift_notices", "drift_scans", "pending_confirmations", "seen_requests",
+        "slack_outbox", "tagpin_schema", "tenant_locks", "tenants"])

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot.adapters.converge import Converger
-from bot.adapters.swarm import Swarm, digest_of
+from bot.adapters.swarm import Swarm
+from bot.domain.running import digest_of
 from bot.errors import SwarmError
 from tests.e2e.conftest import remove_stack
 from tests.support.oci import Pusher

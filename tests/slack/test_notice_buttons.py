@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.adapters.notices import NoticeStore
 from bot.service.deploy import Deployer
 from bot.service.watching import Watcher
 from bot.slack import notice_blocks
@@ -47,7 +46,7 @@ def test_deploy_now_is_authorized_like_deploy_and_fixes_the_notice(bot: Bot, ten
 
     assert bot.click(notice_blocks.SNOOZE, value, user="UALICE").status_code == 200
     bot.wait()
-    notice = NoticeStore(tenant.fresh_context().store).get(said["notice"])
+    notice = tenant.fresh_context().tables.notices.get(said["notice"])
     assert notice is not None and notice.snoozed_until is not None and "UALICE" in (notice.snoozed_by or "")
     assert "paused until" in texts(bot)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.models import utcnow
+from bot.domain.times import utcnow
 from bot.errors import RegistryUnavailable
 from bot.service.watching import WatchReport
 from bot.watch import run_forever

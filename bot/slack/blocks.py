@@ -10,7 +10,7 @@ from bot.service.views import AuditEventJSON, DriftJSON, ServiceStatusJSON, Tena
 from bot.slack.layout import Page, fallback, rest_of, section, split
 from bot.slack.plan_blocks import Message, offers_confirm, plan, tag
 
-__all__ = ["Message", "audit", "drift", "error", "offers_confirm", "outcome_line", "plan", "progress", "status",
+__all__ = ["Message", "audit", "drift", "error", "offers_confirm", "plan", "progress", "status",
            "text"]
 
 
@@ -51,25 +51,18 @@ def progress(title: str, reached: Sequence[str], detail: str = "", final: str | 
             "blocks": page.done()}
 
 
-def outcome_line(data: dict[str, Any]) -> str:
-    icon = {"converged": ":large_green_circle:", "planned": ":memo:"}.get(data["outcome"], ":red_circle:")
-    where = f" (deployment #{data['deployment_id']})" if data.get("deployment_id") else ""
-    seconds = f" in {data['seconds']} s" if data.get("seconds") is not None else ""
-    return f"{icon} *{data['outcome']}*{where}{seconds}" + (f": {data['message']}" if data.get("message") else "")
-
-
 def _counts(kinds: Counter[str]) -> str:
     return ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
 
 
 def _kinds(service: ServiceStatusJSON) -> list[str]:
-    return [d["kind"] for d in service.get("drift", [])] or ["ok"]
+    return [d["kind"] for d in service["drift"]] or ["ok"]
 
 
 def status(data: TenantStatusJSON) -> Message:
     tenant, services = data["tenant"], data["services"]
     # Services with drift first: what is cut for room is what is fine, and the summary counts it anyway.
-    ordered = sorted(services, key=lambda s: not s.get("drift"))
+    ordered = sorted(services, key=lambda s: not s["drift"])
     kinds = Counter(k for s in services for k in _kinds(s))
     head = f"*Status of `{tenant}`* · {len(services)} service(s): {_counts(kinds)}"
     if not data["complete"]:

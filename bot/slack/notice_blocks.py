@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from bot.service.ports import NoticeRow
 from bot.slack.layout import Page, fallback, rest_of, split
 
 DEPLOY_NOW = "tagpin_notice_deploy"
@@ -15,25 +15,7 @@ EMOJI = {"behind": ":arrow_up:", "tag_moved": ":warning:", "unpinned": ":rotatin
          "registry_limited": ":snail:", "scan_incomplete": ":grey_question:", "scaled_down": ":zero:"}
 
 
-class NoticeLike(Protocol):
-    id: int | None
-    channel: str
-    ts: str | None
-    tenant: str
-    service: str
-    kind: str
-    running: str | None
-    target: str | None
-    detail: str
-    status: str
-    first_seen: datetime
-    reminders: int
-    snoozed_until: datetime | None
-    snoozed_by: str | None
-    resolved_by: int | None
-
-
-def title(n: NoticeLike) -> str:
+def title(n: NoticeRow) -> str:
     where = "registry" if n.tenant == "*" else f"{n.tenant} / {n.service}"
     if n.status == "resolved":
         how = f"by deployment #{n.resolved_by}" if n.resolved_by else "(no longer seen)"
@@ -41,12 +23,12 @@ def title(n: NoticeLike) -> str:
     return f"{EMOJI.get(n.kind, ':warning:')} {where}: {n.kind.replace('_', ' ')}"
 
 
-def text(n: NoticeLike) -> str:
+def text(n: NoticeRow) -> str:
     """The plain-text fallback (notifications, screen readers, the local shell)."""
     return fallback(f"{title(n)} -- {n.detail}")
 
 
-def blocks(n: NoticeLike) -> list[dict[str, Any]]:
+def blocks(n: NoticeRow) -> list[dict[str, Any]]:
     facts = [f"since {n.first_seen:%Y-%m-%d %H:%M} UTC"]
     if n.running:
         facts.append(f"running `{n.running}`")
@@ -73,7 +55,7 @@ def blocks(n: NoticeLike) -> list[dict[str, Any]]:
     return page.done()
 
 
-def metadata(n: NoticeLike) -> dict[str, Any]:
+def metadata(n: NoticeRow) -> dict[str, Any]:
     return {"event_type": "tagpin_drift_notice",
             "event_payload": {"notice": n.id, "tenant": n.tenant, "service": n.service, "kind": n.kind,
                               "status": n.status, "running": n.running or "", "target": n.target or "",

@@ -9,8 +9,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.errors import ChatError
+from bot.service.ports import NoticeRow
 from bot.slack import notice_blocks
-from bot.slack.notice_blocks import NoticeLike
 
 
 class SlackNotifier:
@@ -27,18 +27,18 @@ class SlackNotifier:
         except (SlackClientError, OSError) as exc:
             raise ChatError(f"Slack unreachable for {what}: {exc}") from exc
 
-    def post(self, notice: NoticeLike) -> str:
+    def post(self, notice: NoticeRow) -> str:
         answer = self._call("chat.postMessage", self.client.chat_postMessage, channel=notice.channel or self.channel,
                             text=notice_blocks.text(notice), blocks=notice_blocks.blocks(notice),
                             metadata=notice_blocks.metadata(notice), unfurl_links=False)
         return str(answer["ts"])
 
-    def update(self, notice: NoticeLike) -> None:
+    def update(self, notice: NoticeRow) -> None:
         self._call("chat.update", self.client.chat_update, channel=notice.channel or self.channel, ts=notice.ts,
                    text=notice_blocks.text(notice), blocks=notice_blocks.blocks(notice),
                    metadata=notice_blocks.metadata(notice))
 
-    def remind(self, notice: NoticeLike) -> None:
+    def remind(self, notice: NoticeRow) -> None:
         self._call("chat.postMessage", self.client.chat_postMessage, channel=notice.channel or self.channel,
                    thread_ts=notice.ts, reply_broadcast=True, unfurl_links=False,
                    text=f"Still true after {notice.reminders} reminder(s): {notice_blocks.text(notice)}")

@@ -83,7 +83,7 @@ def _status(n: int) -> dict[str, Any]:
         {"name": f"service-{i:03d}", "image": REPO, "spec_reference": f"{REPO}/s{i}:1.4.0@{D1}",
          "running_digests": [D1], "replicas": {"running": 1, "desired": 2}, "available": {"tag": "1.5.0"},
          "registry_note": NOTE if i % 3 == 0 else None,
-         "blocks.drift": [{"kind": "unknown" if i % 3 == 0 else "behind"}] if i % 2 == 0 or i % 3 == 0 else []}
+         "drift": [{"kind": "unknown" if i % 3 == 0 else "behind"}] if i % 2 == 0 or i % 3 == 0 else []}
         for i in range(n)]}
 
 
@@ -122,7 +122,7 @@ BUILDERS: dict[str, list[Callable[[], Any]]] = {
         FakeNotice(snoozed_until=datetime(2025, 1, 3), snoozed_by="U1 (@alice)")]],
 }
 # Pieces of messages (strings, a predicate), not messages: the messages they go into are held above.
-NOT_BUILDERS = {"blocks.outcome_line", "plan_blocks.offers_confirm", "plan_blocks.tag", "notice_blocks.title",
+NOT_BUILDERS = {"plan_blocks.offers_confirm", "plan_blocks.tag", "notice_blocks.title",
                 "notice_blocks.text", "notice_blocks.metadata", "failures.hint_for"}
 
 
@@ -187,6 +187,9 @@ def test_status_lists_drifted_services_first_and_counts_the_rest() -> None:
     text = _text_above_buttons(message)
     assert text.startswith(":large_yellow_circle: *Status of `acme`* · 60 service(s):")
     assert "Incomplete: 20 service(s) could not be judged" in text and f"registry: {NOTE}" in text
+    listed = [line.rsplit(" · ", 1)[-1] for line in text.splitlines() if line.startswith("• ")]
+    fine = [kinds == "ok" for kinds in listed]
+    assert fine[0] is False and fine == sorted(fine), listed          # every drifted service before any fine one
 
 
 @pytest.mark.parametrize(("bad", "says"), [

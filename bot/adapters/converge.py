@@ -66,9 +66,11 @@ class Converger:
                     return False
         return True
 
-    def judge(self, tenant: str, targets: Mapping[str, str]) -> tuple[ServiceReport, ...]:
-        """One look (two Engine API calls): where each service stands against its target digest."""
-        stack = self.swarm.stack(tenant)
+    def judge(self, tenant: str, targets: Mapping[str, str],
+              stack: Mapping[str, ServiceState] | None = None) -> tuple[ServiceReport, ...]:
+        """One look (two Engine API calls, none when the caller read the stack): where each service stands against
+        its target digest."""
+        stack = self.swarm.stack(tenant) if stack is None else stack
         return tuple(_judge(n, d, stack.get(n), self.prove) for n, d in sorted(targets.items()))
 
     def wait(self, tenant: str, targets: Mapping[str, str], timeout: float,
@@ -91,7 +93,8 @@ class Converger:
             why = "; ".join(f"{r.name}: {r.running}/{r.desired} on target"
                             + (f" ({r.error})" if r.error else "") for r in late)
             if elapsed >= timeout:
-                return ConvergeReport("failed", reports, elapsed, f"not converged within {timeout:.0f} s: {why}")
+                return ConvergeReport("failed", reports, elapsed, f"not converged within {timeout:.0f} s: {why}",
+                                      timed_out=True)
             reason = stop()
             if reason is not None:
                 return ConvergeReport("interrupted", reports, elapsed, f"interrupted by {reason} while verifying "

@@ -100,3 +100,4 @@ class ConvergeReport:
     services: tuple[ServiceReport, ...]
     seconds: float
     message: str
+    timed_out: bool = False         # out of time with tasks still pending: the one case tagpin rolls back itself

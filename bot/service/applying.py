@@ -106,7 +106,7 @@ def _apply(ctx: Context, tenant: str, actor: str, command: Command, plan: Plan, 
     wanted = {name: pin.digest for name, pin in pins.items()}
     timeout = ctx.settings.converge_timeout
     report = ctx.converger.wait(tenant, wanted, timeout, stop=stopping.requested)
-    if report.outcome == "failed" and "within" in report.message and not lease.lost.is_set():
+    if report.timed_out and not lease.lost.is_set():
         late = [r.name for r in report.services if r.state != "converged"]
         say("rolling back", ", ".join(late))
         back = ctx.converger.roll_back(tenant, late, timeout)

@@ -52,8 +52,8 @@ def reconcile(ctx: Context, tenant: str) -> list[str]:
             message = f"superseded by deployment #{newest.id} before it was verified ({row.message or row.outcome})"
         else:
             targets = _targets(row.references)
-            reports = ctx.converger.judge(tenant, targets)
-            stack = ctx.swarm.stack(tenant)
+            stack = ctx.swarm.stack(tenant)               # one look serves both questions below
+            reports = ctx.converger.judge(tenant, targets, stack)
             # A service whose spec does not pin its target was never given it: the process died before (or while)
             # applying the stack. Swarm will never converge on it by itself.
             unapplied = sorted(name for name, digest in targets.items() if _pinned(stack.get(name)) != digest)

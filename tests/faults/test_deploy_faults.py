@@ -15,6 +15,7 @@ import pytest
 from bot.domain.references import ImageRef
 from bot.errors import LeaseLost, LockHeld, NotFound
 from bot.service.deploy import Deployer
+from bot.service.reconcile import reconcile
 from tests.e2e.conftest import Tenant
 
 
@@ -271,3 +272,21 @@ def test_a_deploy_killed_before_it_applied_is_reconciled_as_failed_not_left_pend
     assert ended is not None and ended.outcome == "failed"
     assert ended.message.startswith("abandoned before it was applied: Swarm's spec of frontend does not pin")
     assert f"reconciled deployment #{row.id}: failed" in status.stdout
+
+
+def test_reconciling_a_deployment_looks_at_swarm_once(tenant: Tenant) -> None:
+    _versions(tenant, "1.9.3", "1.9.4")
+    _deploy(tenant, "1.9.3")
+    ctx = tenant.fresh_context()
+    stack = ctx.swarm.stack(tenant.name)
+    running = {s.short_name: s.image for s in stack.values()}
+    tasks = sum(s.running for s in stack.values())
+    row = ctx.store.start_deployment(tenant=tenant.name, actor="dead", command="deploy",
+                                     references=json.dumps(running))       # died after applying what runs
+    swarm = ctx.swarm
+    before = swarm.api_calls  # type: ignore[attr-defined]
+    said = reconcile(ctx, tenant.name)
+    assert said and said[0].startswith(f"deployment #{row.id}: converged")
+    # One stack read (services + tasks: 2 calls), then each running task's image proven (container + image: 2).
+    assert swarm.api_calls - before == 2 + 2 * tasks  # type: ignore[attr-defined]
+

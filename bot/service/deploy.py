@@ -3,31 +3,25 @@ never an exception) → apply → verify → record, under a lease, told to whoe
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from bot import metrics
-from bot.domain.plans import Plan, make_plan
-from bot.domain.stacks import Pin, fingerprint, render
+from bot.domain.plans import Plan
 from bot.domain.tenants import validate_tenant
-from bot.errors import Interrupted, Refused, TagpinError
+from bot.errors import Interrupted, Refused
 from bot.service import stopping
-from bot.service.applying import DeployOutcome, apply, summary
+from bot.service.applying import DeployOutcome, apply
 from bot.service.context import Context
 from bot.service.pending import Pending
+from bot.service.planning import Made, make, replay
 from bot.service.ports import Lease
-from bot.service.progress import BoundedSteps, Say
-from bot.service.reconcile import reconcile
+from bot.service.progress import Say
 from bot.service.refusals import Check, authorize
-from bot.service.results import Command, Event, Listener, ignore
-from bot.service.rollback import RollbackPlan, rollback_plan
-from bot.service.targets import current_pins, targets
+from bot.service.results import Command, Listener, ignore
+from bot.service.telling import Telling
 from bot.service.trail import Thread, Trail
 
-log = logging.getLogger("tagpin.deploy")
 # What a front end answers when a plan is risky: go ahead, park it for a button, or leave it (nothing deployed).
 Answer = Literal["yes", "later", "no"]
 Ask = Callable[[Plan], Answer]
@@ -50,19 +44,6 @@ class DeployRequest:
     requester: str = ""                         # who may confirm a parked plan (a Slack user id)
     channel: str = ""
     progress_ts: str | None = None              # the front end's progress message, kept with a parked plan
-
-
-@dataclass(frozen=True)
-class _Made:
-    """A plan and what it was made of (what a parked plan keeps to be applied as shown)."""
-
-    plan: Plan
-    compose: str
-    pins: dict[str, Pin]
-    new_tenant: bool = False
-    template: str = ""
-    notes: list[str] = field(default_factory=list)
-    back: RollbackPlan | None = None
 
 
 def _stop_point(before: str) -> None:
@@ -89,7 +70,7 @@ class Deployer:
         thread = None if req.dry_run else self.trail.open(req.actor, req.command, req.tenant, _said(req))
 
         def work(lease: Lease | None, say: Say) -> DeployOutcome:
-            made = self._make(req, say)
+            made = make(self.ctx, req.tenant, req.command, req.overrides, req.allow_downgrade, say)
             if req.dry_run:
                 self.ctx.store.audit(req.actor, "deploy --dry-run", req.tenant, "planned",
                                      {"plan": made.plan.as_dict(), "notes": made.notes})
@@ -98,7 +79,7 @@ class Deployer:
             assert lease is not None
             return self._go(req, made, ask, say, lease, thread, confirmed=None)
 
-        return self._told(req, thread, listen, work, leased=not req.dry_run)
+        return self._telling(req).run(thread, listen, work, leased=not req.dry_run)
 
     def take(self, confirm_id: str, user: str, actor: str) -> Pending:
         """The parked plan a button names, taken once; the wrong user's click is refused and recorded."""
@@ -121,14 +102,14 @@ class Deployer:
 
         def work(lease: Lease | None, say: Say) -> DeployOutcome:
             assert lease is not None
-            made = self._replay(p, say)
+            made = replay(self.ctx, p, say)
             if made is None or made.plan.digest() != p.digest:
-                made = self._make(req, say)
+                made = make(self.ctx, req.tenant, req.command, req.overrides, req.allow_downgrade, say)
                 if made.plan.digest() != p.digest:
                     return replace(self._park(req, made, thread, later=ask(made.plan) == "later"), replanned=True)
             return self._go(req, made, ask, say, lease, thread, confirmed=p.digest)
 
-        return self._told(req, thread, listen, work, leased=True)
+        return self._telling(req).run(thread, listen, work, leased=True)
 
     def cancel(self, confirm_id: str, user: str, actor: str) -> Pending:
         p = self.take(confirm_id, user, actor)
@@ -154,40 +135,10 @@ class Deployer:
 
     # -- the conversation --------------------------------------------------------------------------------------
 
-    def _make(self, req: DeployRequest, say: Say) -> _Made:
-        ctx = self.ctx
-        if req.command == "rollback":
-            back = rollback_plan(ctx, req.tenant)
-            say("planned", back.describe())
-            return _Made(back.plan, back.compose, back.pins, back=back)
-        template = ctx.template()
-        say("resolving", f"{len(template.services)} services")
-        current = current_pins(ctx, req.tenant)
-        new_tenant = ctx.store.tenant(req.tenant) is None
-        notes: list[str] = []
-        pins = targets(ctx, template, current, req.overrides, req.allow_downgrade, notes)
-        plan = make_plan(req.tenant, new_tenant, template.services, current, pins)
-        compose = render(template, req.tenant, pins)          # render validates what it wrote
-        say("planned", "; ".join([*plan.risks, *notes]) or "no risks")
-        return _Made(plan, compose, pins, new_tenant, fingerprint(template), notes)
+    def _telling(self, req: DeployRequest) -> Telling:
+        return Telling(self.ctx, self.trail, req.tenant, req.actor, req.command)
 
-    def _replay(self, p: Pending, say: Say) -> _Made | None:
-        """The parked plan made again from what it kept and what Swarm runs now; None when the template changed."""
-        ctx = self.ctx
-        if p.command == "rollback":
-            back = rollback_plan(ctx, p.tenant)
-            say("planned", back.describe())
-            return _Made(back.plan, back.compose, back.pins, back=back)
-        template = ctx.template()
-        pins = p.shown_pins()
-        if fingerprint(template) != p.template or set(pins) != {s.name for s in template.services}:
-            return None
-        new_tenant = ctx.store.tenant(p.tenant) is None
-        plan = make_plan(p.tenant, new_tenant, template.services, current_pins(ctx, p.tenant), pins)
-        say("planned", f"the confirmed plan {p.digest[:12]}")
-        return _Made(plan, render(template, p.tenant, pins), pins, new_tenant, p.template, list(p.notes))
-
-    def _go(self, req: DeployRequest, made: _Made, ask: Ask, say: Say, lease: Lease, thread: Thread | None,
+    def _go(self, req: DeployRequest, made: Made, ask: Ask, say: Say, lease: Lease, thread: Thread | None,
             confirmed: str | None) -> DeployOutcome:
         plan = made.plan
         if plan.risky and confirmed != plan.digest():
@@ -206,7 +157,7 @@ class Deployer:
             result.message = "; ".join([result.message, *made.notes])
         return result
 
-    def _park(self, req: DeployRequest, made: _Made, thread: Thread | None, later: bool) -> DeployOutcome:
+    def _park(self, req: DeployRequest, made: Made, thread: Thread | None, later: bool) -> DeployOutcome:
         """A risky plan waits for a human: recorded as such; parked for a button when the front end offers one."""
         plan = made.plan
         words = f"this {req.command} needs confirmation: " + "; ".join(plan.risks or ["the plan changed"])
@@ -221,66 +172,6 @@ class Deployer:
                 pins=made.pins, new_tenant=made.new_tenant, template=made.template, notes=made.notes).id
         return DeployOutcome(req.tenant, req.command, "awaiting_confirmation", plan, made.compose, message=words,
                              confirm_id=confirm_id, notes=made.notes)
-
-    def _told(self, req: DeployRequest, thread: Thread | None, listen: Listener,
-              work: Callable[[Lease | None, Say], DeployOutcome], leased: bool) -> DeployOutcome:
-        """The lease (renewed while working), reconciliation of what an earlier process left, every step told to
-        the listener and the audit thread, refusals recorded, the outcome last."""
-        store = self.ctx.store
-        say = BoundedSteps(self._teller(listen, thread))
-        lease: Lease | None = None
-        started, outcome = time.monotonic(), "error"          # "error": a bug or a forced interrupt
-        try:
-            try:
-                if leased:
-                    lease = store.lease(req.tenant, req.actor, ttl=self.ctx.settings.lease_ttl)
-                    reconcile(self.ctx, req.tenant)
-                result = work(lease, say)
-                outcome = result.outcome
-            except TagpinError as exc:
-                outcome = "interrupted" if isinstance(exc, Interrupted) else "refused"
-                store.audit(req.actor, req.command, req.tenant, outcome, {"error": str(exc),
-                                                                          "kind": type(exc).__name__})
-                raise
-            finally:
-                if lease is not None:
-                    lease.release()
-                say.close()                 # progress still queued goes out after the lease, in order
-                metrics.DEPLOYS.labels(command=req.command, outcome=outcome).inc()
-                metrics.DEPLOY_SECONDS.labels(command=req.command, outcome=outcome).observe(
-                    time.monotonic() - started)
-        except TagpinError as exc:
-            self.trail.step(thread, outcome, f"{outcome}: {exc}")
-            raise
-        except Exception as exc:
-            self.trail.step(thread, "failed", f"failed: internal error ({type(exc).__name__})")
-            raise
-        self._last_reply(thread, result)
-        return result
-
-    def _teller(self, listen: Listener, thread: Thread | None) -> Listener:
-        def tell(event: Event) -> None:
-            try:
-                listen(event)
-            except Exception:
-                log.exception("progress listener failed at step %s; the audit thread still gets it", event.step)
-            if event.step != "done":            # the outcome reply says it, with the deployment id
-                self.trail.step(thread, event.step, f"{event.step}: {event.detail}")
-        return tell
-
-    def _last_reply(self, thread: Thread | None, result: DeployOutcome) -> None:
-        digest = result.plan.digest() if result.plan else None
-        if result.replanned:
-            self.trail.step(thread, "refused", "refused: the plan changed since it was confirmed, so nothing was "
-                                               "deployed; the new plan is shown", plan_digest=digest)
-        if result.outcome != "awaiting_confirmation":
-            self.trail.step(thread, result.outcome, summary(result.as_dict()), deployment_id=result.deployment_id)
-        elif result.confirm_id is not None:
-            self.trail.step(thread, "awaiting_confirmation", f"needs confirmation: {'; '.join(result.plan.risks)}"
-                            if result.plan else "needs confirmation", plan_digest=digest)
-        else:
-            self.trail.step(thread, "refused", f"not confirmed, so nothing was deployed: {result.message}",
-                            plan_digest=digest)
 
 
 def _said(req: DeployRequest) -> str:

@@ -1,7 +1,7 @@
 """What the service needs from the world outside it, as Protocols: `bot/__main__.py` wires the real things in.
 
 The service never imports `bot.adapters` (lint-imports forbids it): a row the store hands back is read through
-the Protocol of its columns, so the service depends on what it reads, not on sqlmodel."""
+the Protocol of its columns (bot/service/rows.py), so the service depends on what it reads, not on sqlmodel."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from bot.domain.clients import ClientSeen
 from bot.domain.running import ConvergeReport, ServiceReport, ServiceState
+from bot.service.rows import AuditRow, DeploymentRow, LockRow, NoticeRow, OutboxRow, ScanRow, TenantRow
 
 
 class PostFailed(Exception):
@@ -24,124 +25,6 @@ class Poster(Protocol):
     def post(self, channel: str, text: str, thread_ts: str | None, metadata: dict[str, Any]) -> str:
         """Post a message and return its ts; raise PostFailed when it was not posted."""
         ...
-
-
-# -- rows, as the service reads them -------------------------------------------------------------------------------
-
-class TenantRow(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def created_by(self) -> str: ...
-
-
-class DeploymentRow(Protocol):
-    @property
-    def id(self) -> int | None: ...
-    @property
-    def tenant(self) -> str: ...
-    @property
-    def actor(self) -> str: ...
-    @property
-    def command(self) -> str: ...
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def plan(self) -> str: ...
-    @property
-    def plan_digest(self) -> str: ...
-    @property
-    def references(self) -> str: ...
-    @property
-    def compose(self) -> str: ...
-    @property
-    def message(self) -> str: ...
-    @property
-    def started_at(self) -> datetime: ...
-    @property
-    def finished_at(self) -> datetime | None: ...
-    @property
-    def seconds(self) -> float | None: ...
-
-
-class AuditRow(Protocol):
-    @property
-    def id(self) -> int | None: ...
-    @property
-    def at(self) -> datetime: ...
-    @property
-    def actor(self) -> str: ...
-    @property
-    def command(self) -> str: ...
-    @property
-    def tenant(self) -> str | None: ...
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def detail(self) -> str: ...
-    @property
-    def deployment_id(self) -> int | None: ...
-
-
-class LockRow(Protocol):
-    @property
-    def holder(self) -> str: ...
-    @property
-    def deployment_id(self) -> int | None: ...
-    @property
-    def expires_at(self) -> datetime: ...
-
-
-class ScanRow(Protocol):
-    @property
-    def finished_at(self) -> datetime: ...
-    @property
-    def tenants(self) -> int: ...
-    @property
-    def findings(self) -> int: ...
-    @property
-    def source(self) -> str: ...
-
-
-class OutboxRow(Protocol):
-    @property
-    def id(self) -> int | None: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def parent_id(self) -> int | None: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def metadata_json(self) -> str: ...
-    @property
-    def ts(self) -> str | None: ...
-
-
-class NoticeRow(Protocol):
-    """A drift notice: the watcher changes it, then saves it (the store first, then Slack)."""
-
-    id: int | None
-    tenant: str
-    service: str
-    kind: str
-    running: str | None
-    target: str | None
-    detail: str
-    status: str
-    channel: str
-    ts: str | None
-    stale: bool
-    first_seen: datetime
-    last_seen: datetime
-    last_said: datetime
-    reminders: int
-    snoozed_until: datetime | None
-    snoozed_by: str | None
-    resolved_at: datetime | None
-    resolved_by: int | None
 
 
 # -- the things themselves ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from bot.domain.references import parse_reference
 from bot.domain.stacks import Pin, validate_rendered
 from bot.errors import NotFound
 from bot.service.context import Context
-from bot.service.ports import DeploymentRow
+from bot.service.rows import DeploymentRow
 from bot.service.targets import current_pins
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.service.context import Context
-from bot.service.ports import OutboxRow, PostFailed
+from bot.service.ports import PostFailed
+from bot.service.rows import OutboxRow
 
 log = logging.getLogger("tagpin.trail")
 EVENT_TYPE = "tagpin_audit"

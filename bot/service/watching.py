@@ -18,8 +18,8 @@ from bot.domain.times import utcnow
 from bot.errors import NotFound, RateLimited, TagpinError
 from bot.service.context import Context
 from bot.service.observe import Observer, Scan, ScanRegistry, finding_dict
-from bot.service.ports import NoticeRow
 from bot.service.resolve import Registry
+from bot.service.rows import NoticeRow
 from bot.service.views import SaidJSON, WatchJSON
 
 log = logging.getLogger("tagpin.watch")

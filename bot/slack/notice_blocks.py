@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.service.ports import NoticeRow
+from bot.service.rows import NoticeRow
 from bot.slack.layout import Page, fallback, rest_of, split
 
 DEPLOY_NOW = "tagpin_notice_deploy"

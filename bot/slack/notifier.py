@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.errors import ChatError
-from bot.service.ports import NoticeRow
+from bot.service.rows import NoticeRow
 from bot.slack import notice_blocks
 
 

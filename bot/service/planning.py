@@ -1,0 +1,66 @@
+"""A deploy's or rollback's plan, made from the template and the registry -- or replayed from a parked one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.domain.plans import Plan, make_plan
+from bot.domain.stacks import Pin, fingerprint, render
+from bot.service.context import Context
+from bot.service.pending import Pending
+from bot.service.progress import Say
+from bot.service.results import Command
+from bot.service.rollback import RollbackPlan, rollback_plan
+from bot.service.targets import current_pins, targets
+
+
+@dataclass(frozen=True)
+class Made:
+    """A plan and what it was made of (what a parked plan keeps to be applied as shown)."""
+
+    plan: Plan
+    compose: str
+    pins: dict[str, Pin]
+    new_tenant: bool = False
+    template: str = ""                      # the template's fingerprint
+    notes: list[str] = field(default_factory=list)
+    back: RollbackPlan | None = None        # a rollback: the release it returns to and the one it leaves
+
+
+def _rollback(ctx: Context, tenant: str, say: Say) -> Made:
+    back = rollback_plan(ctx, tenant)
+    say("planned", back.describe())
+    return Made(back.plan, back.compose, back.pins, back=back)
+
+
+def make(ctx: Context, tenant: str, command: Command, overrides: Mapping[str, str], allow_downgrade: bool,
+         say: Say) -> Made:
+    """The plan from what the template allows and the registry has now (a rollback: from the release line)."""
+    if command == "rollback":
+        return _rollback(ctx, tenant, say)
+    template = ctx.template()
+    say("resolving", f"{len(template.services)} services")
+    current = current_pins(ctx, tenant)
+    new_tenant = ctx.store.tenant(tenant) is None
+    notes: list[str] = []
+    pins = targets(ctx, template, current, overrides, allow_downgrade, notes)
+    plan = make_plan(tenant, new_tenant, template.services, current, pins)
+    compose = render(template, tenant, pins)          # render validates what it wrote
+    say("planned", "; ".join([*plan.risks, *notes]) or "no risks")
+    return Made(plan, compose, pins, new_tenant, fingerprint(template), notes)
+
+
+def replay(ctx: Context, p: Pending, say: Say) -> Made | None:
+    """The parked plan made again from the pins it kept and what Swarm runs now -- no registry request; None when
+    the template changed since (then the plan must be made anew)."""
+    if p.command == "rollback":
+        return _rollback(ctx, p.tenant, say)
+    template = ctx.template()
+    pins = p.shown_pins()
+    if fingerprint(template) != p.template or set(pins) != {s.name for s in template.services}:
+        return None
+    new_tenant = ctx.store.tenant(p.tenant) is None
+    plan = make_plan(p.tenant, new_tenant, template.services, current_pins(ctx, p.tenant), pins)
+    say("planned", f"the confirmed plan {p.digest[:12]}")
+    return Made(plan, render(template, p.tenant, pins), pins, new_tenant, p.template, list(p.notes))

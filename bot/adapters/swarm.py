@@ -134,6 +134,23 @@ class Swarm:
         finally:
             os.unlink(path)
 
+    def repin(self, tenant: str, references: Mapping[str, str]) -> list[str]:
+        """Make each service's spec run the image the stack file pins. `docker stack deploy` keeps the spec's image
+        when the file's image equals the one it last deployed (its com.docker.stack.image label), so an image set
+        by hand since (`docker service update --image …:latest`) would survive every redeploy of the same pin."""
+        said = []
+        for name, svc in sorted(self.stack(tenant).items()):
+            want = references.get(name)
+            if want is None or svc.image == want:
+                continue
+            done = self._docker([self.docker_bin, "service", "update", "--detach", "--no-resolve-image",
+                                 "--with-registry-auth", "--image", want, svc.name])
+            if done.returncode != 0:
+                raise SwarmError(f"docker service update --image {want} {svc.name} failed: "
+                                 f"{_last_line(done.stderr)}")
+            said.append(f"{name}: Swarm kept {svc.image}, set outside the stack file, over the pin; set to the pin")
+        return said
+
     def rollback(self, service_name: str) -> None:
         """Swarm's own rollback to the service's previous spec (used when a rollout times out)."""
         done = self._docker([self.docker_bin, "service", "rollback", "--detach", service_name])

@@ -31,6 +31,8 @@ def resolve(data: dict[str, Any]) -> str:
         lines.append(f"  rejected   {r['tag']}: {r['reason']}")
     if len(data["rejected"]) > 20:
         lines.append(f"  rejected   … {len(data['rejected']) - 20} more (use --json for all)")
+    if data.get("current_note"):
+        lines.append(f"  note       {data['current_note']}")
     return "\n".join(lines)
 
 

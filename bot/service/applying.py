@@ -98,10 +98,13 @@ def _apply(ctx: Context, tenant: str, actor: str, command: Command, plan: Plan, 
     try:
         lease.check("applying the stack")
         ctx.swarm.deploy(tenant, compose)
+        repinned = ctx.swarm.repin(tenant, references)
     except TagpinError as exc:
         store.update_deployment(deployment_id, outcome="failed", message=str(exc))
         store.audit(actor, command, tenant, "failed", {"error": str(exc)}, deployment_id=deployment_id)
         return DeployOutcome(tenant, command, "failed", plan, compose, deployment_id, str(exc))
+    if repinned:
+        say("applying", "; ".join(repinned))
     say("verifying", "waiting for every task to run its digest")
     wanted = {name: pin.digest for name, pin in pins.items()}
     timeout = ctx.settings.converge_timeout
@@ -112,7 +115,7 @@ def _apply(ctx: Context, tenant: str, actor: str, command: Command, plan: Plan, 
         back = ctx.converger.roll_back(tenant, late, timeout)
         report = ConvergeReport(back.outcome, report.services, report.seconds + back.seconds,
                                 f"{report.message}; rollback: {back.message}")
-    message = report.message
+    message = "; ".join([report.message, *repinned])
     if report.outcome == "interrupted":
         message += (f"; Swarm goes on with the update -- `tagpin status {tenant}` records the outcome once "
                     "it settles")

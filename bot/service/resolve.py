@@ -45,6 +45,7 @@ class Resolution:
             "candidates": [{"tag": c.tag, "aliases": list(c.aliases), "version": str(c.version)}
                            for c in self.selection.candidates if c.tag not in self._gone()],
             "rejected": [{"tag": r.tag, "reason": r.reason} for r in (*self.skipped, *self.selection.rejected)],
+            "current_note": self.selection.current_note,      # --current given but not a version: no floor
         }
 
 

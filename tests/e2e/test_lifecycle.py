@@ -44,6 +44,15 @@ def test_drift_behind_then_tag_moved_then_unpinned(tenant: Tenant) -> None:
     subprocess.run(["docker", "service", "update", "--detach", "--no-resolve-image", "--image",
                     f"{tenant.image('backend')}:latest", f"{tenant.name}_backend"], check=True, capture_output=True)
     assert "unpinned" in _kinds(tenant)["backend"]
+    # A redeploy of the same pin: `docker stack deploy` alone keeps the hand-set `latest` (the file's image is
+    # the one it last deployed); tagpin sets the pin again and says so.
+    again = _deploy(tenant)
+    assert again["outcome"] == "converged", again["message"]
+    assert _kinds(tenant) == {}
+    assert "backend: Swarm kept " in str(again["message"]) and ":latest, set outside the stack file" in str(
+        again["message"])
+    backend = next(s for s in again["services"] if s["name"] == "backend")  # type: ignore[attr-defined]
+    assert "has no version tag" in backend["note"]
 
 
 def test_missing_service_is_drift(tenant: Tenant) -> None:

@@ -38,6 +38,8 @@ def test_the_highest_release_wins_with_the_digest_the_registry_reports(registry:
     table = tagpin("resolve", image, home=tmp_path)
     assert table.returncode == 0 and table.stdout.startswith(f"{image} → 1.10.0")
     assert "latest: floating tag, not a version" in table.stdout
+    assert data["current_note"] is None and "note" not in table.stdout
+
 
     pre = json.loads(tagpin("resolve", image, "--prerelease", "--json", home=tmp_path).stdout)
     assert (pre["tag"], pre["digest"]) == ("2.0.0-rc.1", pushed["2.0.0-rc.1"])
@@ -81,3 +83,17 @@ def test_no_deployable_tag_and_refused_credentials(registry: str, unique: str, t
 
     with FakeRegistry(refuse) as fake:
         _one_line_error(tagpin("resolve", f"{fake.host}/acme/frontend", home=tmp_path), 1, [fake.host, "docker login"])
+
+
+def test_a_running_tag_that_is_no_version_is_said_not_silently_ignored(registry: str, unique: str,
+                                                                       tmp_path: Path) -> None:
+    pusher = Pusher(registry)
+    for tag in ("latest", "1.9.0"):
+        pusher.push(f"cli{unique}/frontend", tag)
+    image = f"{registry}/cli{unique}/frontend"
+    done = tagpin("resolve", image, "--current", "latest", "--json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    note = json.loads(done.stdout)["current_note"]
+    assert note.startswith("running tag latest is not a version") and "no downgrade floor" in note
+    table = tagpin("resolve", image, "--current", "latest", home=tmp_path)
+    assert f"  note       {note}" in table.stdout

@@ -14,6 +14,7 @@ import docker.errors
 
 from bot import metrics
 from bot.adapters import docker_context
+from bot.adapters.engine_errors import last_line, short
 from bot.domain.running import ServiceState, TaskState
 from bot.errors import SwarmError
 
@@ -75,7 +76,7 @@ class Swarm:
             client = engine.client(env)
             client.ping()
         except docker.errors.DockerException as exc:
-            raise SwarmError(f"cannot reach {label}: {_short(exc)}") from exc
+            raise SwarmError(f"cannot reach {label}: {short(exc)}") from exc
         return cls(client, environ=engine.cli_environ(env), engine=label)
 
     def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -85,10 +86,10 @@ class Swarm:
             result = fn(*args, **kwargs)
         except docker.errors.APIError as exc:
             metrics.ENGINE_CALLS.labels(call=call, result="refused").inc()
-            raise SwarmError(f"{self.engine} refused: {_short(exc)}") from exc
+            raise SwarmError(f"{self.engine} refused: {short(exc)}") from exc
         except docker.errors.DockerException as exc:
             metrics.ENGINE_CALLS.labels(call=call, result="unreachable").inc()
-            raise SwarmError(f"cannot reach {self.engine}: {_short(exc)}") from exc
+            raise SwarmError(f"cannot reach {self.engine}: {short(exc)}") from exc
         metrics.ENGINE_CALLS.labels(call=call, result="ok").inc()
         return result
 
@@ -128,7 +129,7 @@ class Swarm:
                 if done.returncode == 0:
                     return done.stdout
                 if "out of sequence" not in done.stderr or attempt == 2:
-                    raise SwarmError(f"docker stack deploy {tenant} failed: {_last_line(done.stderr)}")
+                    raise SwarmError(f"docker stack deploy {tenant} failed: {last_line(done.stderr)}")
                 time.sleep(1.0)
             raise AssertionError("unreachable")
         finally:
@@ -147,7 +148,7 @@ class Swarm:
                                  "--with-registry-auth", "--image", want, svc.name])
             if done.returncode != 0:
                 raise SwarmError(f"docker service update --image {want} {svc.name} failed: "
-                                 f"{_last_line(done.stderr)}")
+                                 f"{last_line(done.stderr)}")
             said.append(f"{name}: Swarm kept {svc.image}, set outside the stack file, over the pin; set to the pin")
         return said
 
@@ -155,13 +156,13 @@ class Swarm:
         """Swarm's own rollback to the service's previous spec (used when a rollout times out)."""
         done = self._docker([self.docker_bin, "service", "rollback", "--detach", service_name])
         if done.returncode != 0:
-            raise SwarmError(f"docker service rollback {service_name} failed: {_last_line(done.stderr)}")
+            raise SwarmError(f"docker service rollback {service_name} failed: {last_line(done.stderr)}")
 
     def remove_stack(self, tenant: str, timeout: float = 60.0) -> None:
         """`docker stack rm`, then wait (bounded) until Swarm lists none of the stack's services."""
         done = self._docker([self.docker_bin, "stack", "rm", tenant])
         if done.returncode != 0:
-            raise SwarmError(f"docker stack rm {tenant} failed: {_last_line(done.stderr)}")
+            raise SwarmError(f"docker stack rm {tenant} failed: {last_line(done.stderr)}")
         deadline = time.monotonic() + timeout
         while self.stack(tenant):
             if time.monotonic() > deadline:
@@ -190,30 +191,3 @@ class Swarm:
         metrics.ENGINE_CALLS.labels(call=call, result="ok" if done.returncode == 0 else "refused").inc()
         return done
 
-
-def _os_cause(exc: BaseException, depth: int = 0) -> OSError | None:
-    """The OSError at the bottom of docker-py's wrapped connection errors (requests → urllib3 → socket)."""
-    if depth > 6:
-        return None
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc
-    for inner in (exc.__cause__, exc.__context__, *(a for a in exc.args if isinstance(a, BaseException))):
-        found = _os_cause(inner, depth + 1) if inner is not None else None
-        if found is not None:
-            return found
-    return None
-
-
-def _short(exc: Exception) -> str:
-    """The engine's own explanation, or for a connection failure the system's words ("No such file or
-    directory", "Connection refused", "Permission denied") instead of a nested Python repr."""
-    explanation = getattr(exc, "explanation", None)
-    if explanation:
-        return _last_line(str(explanation))
-    cause = _os_cause(exc)
-    return cause.strerror if cause is not None and cause.strerror else _last_line(str(exc))
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
-from bot.domain.references import ImageRef, parse_reference
+from bot.domain.references import SHA256, ImageRef, parse_reference
 from bot.errors import ImageReferenceError
 
 # Task states that still count toward a rollout; anything past "running" is history.
@@ -19,7 +19,7 @@ LIVE = {"new", "pending", "assigned", "accepted", "preparing", "ready", "startin
 def digest_of(reference: str) -> str | None:
     """The sha256 digest pinned in a reference, or None for an unpinned one (`repo:latest`)."""
     _, sep, digest = reference.partition("@")
-    return digest if sep and digest.startswith("sha256:") else None
+    return digest if sep and SHA256.fullmatch(digest) else None
 
 
 @dataclass(frozen=True)

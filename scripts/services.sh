@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Install (when missing) and start, idempotently, everything tagpin's demo and tests talk to:
-# a dockerd in swarm mode and a registry, both on loopback only, and headless Chromium.
-# Usage: scripts/services.sh [--no-browser]
+# a dockerd in swarm mode and a registry, both on loopback only, headless Chromium and (--postgres) PostgreSQL.
+# Usage: scripts/services.sh [--no-browser] [--postgres]
 set -euo pipefail
 
 STATE_DIR=${TAGPIN_STATE_DIR:-/var/lib/tagpin-dev}
 LOG_DIR=${TAGPIN_LOG_DIR:-/var/log}
 REGISTRY_ADDR=${TAGPIN_REGISTRY_ADDR:-127.0.0.1:5000}
-WANT_BROWSER=1
-[[ "${1:-}" == "--no-browser" ]] && WANT_BROWSER=0
+POSTGRES_PORT=${TAGPIN_POSTGRES_PORT:-5433}
+WANT_BROWSER=1 WANT_POSTGRES=0
+for arg in "$@"; do
+  case $arg in
+    --no-browser) WANT_BROWSER=0 ;;
+    --postgres) WANT_POSTGRES=1 ;;
+    *) printf 'services: unknown option %s (known: --no-browser, --postgres)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf 'services: %s\n' "$*" >&2; }
 need_root() { [[ $(id -u) == 0 ]] || { say "must run as root (installs packages, starts dockerd)"; exit 1; }; }
@@ -67,6 +74,33 @@ YML
   exit 1
 }
 
+# Debian's PostgreSQL as a cluster of our own: its own data directory, 127.0.0.1 only, port 5433 (Debian's default
+# cluster on 5432 is left alone). The tests make one database per test in it, as role tagpin.
+start_postgres() {
+  local bin data=$STATE_DIR/postgres
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [[ -z $bin ]]; then
+    apt_install postgresql:/nonexistent/no-server-yet      # no server binaries at all: install the package
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  fi
+  if "$bin/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT"; then return 0; fi
+  need_root
+  if [[ ! -f $data/PG_VERSION ]]; then
+    say "creating a PostgreSQL cluster in $data (127.0.0.1:$POSTGRES_PORT)"
+    mkdir -p "$data" && chown postgres:postgres "$data" && chmod 700 "$data"
+    runuser -u postgres -- "$bin/initdb" -D "$data" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+      -E UTF8 >/dev/null
+  fi
+  say "starting PostgreSQL on 127.0.0.1:$POSTGRES_PORT"
+  runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start \
+    -o "-c listen_addresses=127.0.0.1 -p $POSTGRES_PORT -k $data -c max_connections=200" >/dev/null
+  # The role and its database, idempotently, as the superuser over the cluster's own socket.
+  runuser -u postgres -- "$bin/psql" -q -h "$data" -p "$POSTGRES_PORT" -d postgres -v ON_ERROR_STOP=1 <<'SQL'
+SELECT 'CREATE ROLE tagpin LOGIN CREATEDB PASSWORD ''tagpin''' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tagpin')\gexec
+SELECT 'CREATE DATABASE tagpin OWNER tagpin' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'tagpin')\gexec
+SQL
+}
+
 apt_install docker.io:dockerd docker-registry:docker-registry busybox-static:busybox curl:curl
 # Debian's docker.io ships the CLI; an existing newer CLI is fine (API version negotiation).
 command -v docker >/dev/null || apt_install docker-cli:docker
@@ -74,4 +108,5 @@ if ((WANT_BROWSER)); then apt_install chromium:chromium; fi
 start_dockerd
 init_swarm
 start_registry
-say "ready: dockerd (swarm $(docker info --format '{{.Swarm.LocalNodeState}}')), registry http://$REGISTRY_ADDR"
+if ((WANT_POSTGRES)); then start_postgres; PG_READY=", postgres 127.0.0.1:$POSTGRES_PORT"; fi
+say "ready: dockerd (swarm $(docker info --format '{{.Swarm.LocalNodeState}}')), registry http://$REGISTRY_ADDR${PG_READY:-}"

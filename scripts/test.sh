@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-bash scripts/services.sh
+bash scripts/services.sh --postgres
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff";        ruff check .
 echo "== mypy";        mypy --strict

@@ -11,6 +11,8 @@ import pytest
 import requests
 
 REGISTRY = os.environ.get("TAGPIN_TEST_REGISTRY", "127.0.0.1:5000")
+# scripts/services.sh --postgres: a cluster of tagpin's own on 127.0.0.1:5433, role tagpin may create databases.
+POSTGRES = os.environ.get("TAGPIN_TEST_POSTGRES", "postgresql+psycopg://tagpin:tagpin@127.0.0.1:5433/tagpin")
 
 
 def required() -> set[str]:
@@ -65,3 +67,45 @@ def chromium() -> str:
 def unique() -> str:
     """A short unique suffix for repository and stack names, so runs never collide."""
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> str:
+    """The URL of a real PostgreSQL whose role may create databases."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        unavailable("postgres", f"{engine.url.render_as_string(hide_password=True)} -> {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+    return POSTGRES
+
+
+@pytest.fixture
+def postgres_url(postgres: str) -> Iterator[str]:
+    """A fresh, empty database of its own for one test, dropped afterwards (even with connections left open)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"tagpin_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The same test on both supported stores: a fresh SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'tagpin.db'}"
+    return str(request.getfixturevalue("postgres_url"))

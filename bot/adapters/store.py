@@ -24,6 +24,9 @@ from bot.adapters.models import (
 from bot.domain.times import utcnow
 from bot.errors import StoreError
 
+# Connections one process keeps to a server database, and how many more it may open under load.
+POOL, OVERFLOW = 5, 10
+
 
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
@@ -38,7 +41,10 @@ def _engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A server database: connections are checked before use (a restarted server is not an error), bounded (a
+    # process never holds more than POOL + OVERFLOW), and a dead server is a StoreError in seconds, not minutes.
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL, max_overflow=OVERFLOW, pool_timeout=10,
+                         pool_recycle=1800, connect_args={"connect_timeout": 10} if "psycopg" in url else {})
 
 
 class Store(Locks):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,10 +13,9 @@ from bot.adapters.store import Store
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'tagpin.db'}"
-    Store(url).migrate()
-    return url
+def url(database_url: str) -> str:
+    Store(database_url).migrate()
+    return database_url
 
 
 def _claim_all(url: str, ids: list[int], out: multiprocessing.Queue[list[int]]) -> None:

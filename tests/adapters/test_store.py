@@ -16,8 +16,8 @@ from bot.errors import LeaseLost, LockHeld, StoreError
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(f"sqlite:///{tmp_path / 'tagpin.db'}")
+def store(database_url: str) -> Store:
+    s = Store(database_url)
     s.migrate()
     return s
 
@@ -86,8 +86,8 @@ def _contend(url: str, name: str, results: multiprocessing.Queue[str]) -> None:
         results.put(f"lost:{exc}")
 
 
-def test_two_processes_exclude_each_other(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'race.db'}"
+def test_two_processes_exclude_each_other(database_url: str) -> None:
+    url = database_url
     Store(url).migrate()
     results: multiprocessing.Queue[str] = multiprocessing.Queue()
     procs = [multiprocessing.Process(target=_contend, args=(url, f"p{i}", results)) for i in range(4)]
@@ -105,6 +105,16 @@ def test_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
     with pytest.raises(StoreError, match="cannot create the schema"):
         store.migrate()
+
+
+def test_a_postgres_that_is_down_is_one_clear_store_error_without_its_password() -> None:
+    started = time.monotonic()
+    store = Store("postgresql+psycopg://tagpin:s3cret@127.0.0.1:1/tagpin")     # a closed port on loopback
+    with pytest.raises(StoreError) as caught:
+        store.migrate()
+    message = str(caught.value)
+    assert message.startswith("cannot create the schema in postgresql+psycopg://tagpin:***@127.0.0.1:1/tagpin")
+    assert "s3cret" not in message and "\n" not in message and time.monotonic() - started < 15
 
 
 def test_taking_over_an_expired_lock_leaves_its_deployment_to_reconciliation(store: Store) -> None:
@@ -136,9 +146,9 @@ def test_a_lease_is_renewed_while_held_and_fenced_once_taken_over(store: Store) 
     assert store.holds("acme", bob)                     # alice's release leaves bob's lease alone
 
 
-def test_one_migrate_creates_every_table_in_a_fresh_process(tmp_path: Path) -> None:
+def test_one_migrate_creates_every_table_in_a_fresh_process(database_url: str) -> None:
     """Start-up migrates once: the features' tables exist before any of them is used (no table on first use)."""
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    url = database_url
     script = ("import sys; from sqlalchemy import inspect; from bot.adapters.store import Store; "
               "s = Store(sys.argv[1]); s.migrate(); print(','.join(sorted(inspect(s.engine).get_table_names())))")
     done = subprocess.run([sys.executable, "-c", script, url], capture_output=True, text=True, check=True)

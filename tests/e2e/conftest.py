@@ -75,15 +75,17 @@ def remove_stack(name: str) -> None:
 
 
 @pytest.fixture
-def tenant(registry: str, swarm: object, tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch
-           ) -> Iterator[Tenant]:
+def tenant(registry: str, swarm: object, tmp_path: Path, unique: str, monkeypatch: pytest.MonkeyPatch,
+           database_url: str) -> Iterator[Tenant]:
+    """A tenant of its own on the real Swarm and registry, its store a fresh SQLite file -- and, the same test
+    again, a fresh PostgreSQL database."""
     import os
 
     prefix = f"e2e{unique}"
     template = tmp_path / "stack.yml"
     template.write_text(TEMPLATE.format(registry=registry, prefix=prefix))
     env = {**os.environ, "TAGPIN_STACK_TEMPLATE": str(template),
-           "TAGPIN_DATABASE_URL": f"sqlite:///{tmp_path / 'tagpin.db'}", "TAGPIN_CONVERGE_TIMEOUT": "60",
+           "TAGPIN_DATABASE_URL": database_url, "TAGPIN_CONVERGE_TIMEOUT": "60",
            "TAGPIN_REGISTRY_CACHE_TTL": "0.001", "TAGPIN_ACTOR": "tester", "HOME": str(tmp_path)}
     name = f"t{unique}"
     t = Tenant(name, prefix, registry, template, env, Pusher(registry), build_context(Settings.from_env(env)))

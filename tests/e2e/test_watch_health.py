@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from bot.service.deploy import Deployer
 from bot.slack.localapi import LocalSlackAPI
@@ -101,6 +103,24 @@ def test_the_watcher_is_ready_while_it_scans_and_its_counters_follow_a_release(
     assert proc.poll() is None
 
 
+def _lose_the_store(url: str) -> None:
+    """SQLite: the file is not where it was (as good as its directory gone). PostgreSQL: the database is dropped
+    under the running process (its open connections ended by the server)."""
+    if url.startswith("sqlite:///"):
+        database = Path(url.removeprefix("sqlite:///"))
+        moved = database.parent / "moved"
+        moved.mkdir()
+        for path in database.parent.glob(database.name + "*"):
+            shutil.move(str(path), moved)
+        return
+    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 def test_readyz_fails_when_scans_stop_completing_and_when_the_store_goes(
         tenant: Tenant, watching: tuple[str, LocalSlackAPI, subprocess.Popen[bytes]]) -> None:
     url, _, _ = watching
@@ -115,10 +135,6 @@ def test_readyz_fails_when_scans_stop_completing_and_when_the_store_goes(
     assert scans(samples, "failed") >= 1 and value(samples, "tagpin_last_scan_age_seconds") > 3
     assert requests.get(f"{url}/healthz", timeout=5).status_code == 200       # alive, not ready
 
-    database = Path(tenant.env["TAGPIN_DATABASE_URL"].removeprefix("sqlite:///"))
-    moved = database.parent / "moved"
-    moved.mkdir()
-    for path in database.parent.glob(database.name + "*"):
-        shutil.move(str(path), moved)        # as good as the directory gone: the file is not where it was
+    _lose_the_store(tenant.env["TAGPIN_DATABASE_URL"])
     status, body = readyz(url)
     assert status == 503 and set(body["failing"]) == {"scan", "store"}, body  # type: ignore[arg-type]

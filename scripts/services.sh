@@ -78,7 +78,7 @@ YML
 # cluster on 5432 is left alone). The tests make one database per test in it, as role tagpin.
 start_postgres() {
   local bin data=$STATE_DIR/postgres
-  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)     # none: not installed
   if [[ -z $bin ]]; then
     apt_install postgresql:/nonexistent/no-server-yet      # no server binaries at all: install the package
     bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)

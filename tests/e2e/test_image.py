@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import time
 import tomllib
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.stacks import Pin, load_template, render
+from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
@@ -39,11 +39,6 @@ TAG = f"{VERSION}-dev.{_source_hash()}"
 def run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

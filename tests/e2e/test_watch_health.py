@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,11 @@ from sqlalchemy.engine import make_url
 from bot.service.deploy import Deployer
 from bot.slack.localapi import LocalSlackAPI
 from tests.e2e.conftest import Tenant
+from tests.support.processes import free_port
 from tests.support.prom import Samples, scrape, total, value
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def until(what: str, test: Callable[[], bool], timeout: float = 60) -> None:

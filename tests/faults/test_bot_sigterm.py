@@ -4,53 +4,28 @@ and the process exits -- not kill -9 behaviour."""
 from __future__ import annotations
 
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 
-from bot.service.deploy import Deployer
 from bot.slack.localapi import LocalSlackAPI
 from bot.slack.signing import signed_headers, slash_body
 from tests.e2e.conftest import Tenant
+from tests.faults.bots import bot_env, upgrade_waiting
+from tests.support.processes import free_port, start_bot
 
 SECRET = "sigterm-signing-secret-0123456789"
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_sigterm_to_the_bot_mid_deploy_records_interrupted_and_frees_the_tenant(
         tenant: Tenant, slack: LocalSlackAPI, tmp_path: Path) -> None:
-    tenant.push("frontend", "1.9.3")
-    tenant.push("backend", "3.0.0")
-    first = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", confirm=lambda plan: True)
-    assert first.outcome == "converged"
-    tenant.push("frontend", "1.9.4")                       # an upgrade: no confirmation needed
-    port = _free_port()
-    env = {**tenant.env, "TAGPIN_SLACK_API_URL": slack.url, "SLACK_BOT_TOKEN": "xoxb-sigterm",
-           "SLACK_SIGNING_SECRET": SECRET, "TAGPIN_BIND": f"127.0.0.1:{port}", "TAGPIN_DEPLOYERS": "UALICE",
-           "TAGPIN_AUDIT_CHANNEL": "CAUDIT"}
-    log = (tmp_path / "bot.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "bot"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    first = upgrade_waiting(tenant)
+    port = free_port()
+    env = bot_env(tenant, slack, SECRET)
+    proc = start_bot(env, port, tmp_path / "bot.log")
     try:
         deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "bot.log").read_text()
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
         body = slash_body("/deploy", tenant.name, user_id="UALICE", user_name="alice", channel_id="COPS",
                           response_url=slack.response_url("sigterm"))
         ack = requests.post(f"http://127.0.0.1:{port}/slack/events", data=body.encode(),
@@ -70,7 +45,6 @@ def test_sigterm_to_the_bot_mid_deploy_records_interrupted_and_frees_the_tenant(
     finally:
         if proc.poll() is None:
             proc.kill()
-        log.close()
     assert took < 30
     ended = ctx.store.deployment(int(row.id or 0))
     assert ended is not None and ended.outcome == "interrupted", (ended, (tmp_path / "bot.log").read_text())

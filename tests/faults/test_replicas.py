@@ -2,57 +2,27 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
 
-from bot.service.deploy import Deployer
 from bot.slack.localapi import LocalSlackAPI
 from bot.slack.signing import signed_headers, slash_body
 from tests.e2e.conftest import Tenant
+from tests.faults.bots import bot_env, upgrade_waiting
+from tests.support.processes import free_port, start_bot
 
 SECRET = "replicas-signing-secret-0123456789"
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_bot(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    out = log.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "bot"], cwd=ROOT,
-                            env={**env, "TAGPIN_BIND": f"127.0.0.1:{port}"}, stdout=out, stderr=out)
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                return proc
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
 
 
 def test_ten_concurrent_deploys_across_two_bot_processes_run_exactly_one(
         tenant: Tenant, slack: LocalSlackAPI, tmp_path: Path) -> None:
-    tenant.push("frontend", "1.9.3")
-    tenant.push("backend", "3.0.0")
-    first = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", confirm=lambda plan: True)
-    assert first.outcome == "converged"
-    tenant.push("frontend", "1.9.4")                       # an upgrade: no confirmation needed
-    env = {**tenant.env, "TAGPIN_SLACK_API_URL": slack.url, "SLACK_BOT_TOKEN": "xoxb-replicas",
-           "SLACK_SIGNING_SECRET": SECRET, "TAGPIN_DEPLOYERS": "UALICE", "TAGPIN_AUDIT_CHANNEL": "CAUDIT"}
-    ports = [_free_port(), _free_port()]
-    bots = [_start_bot(env, port, tmp_path / f"bot{i}.log") for i, port in enumerate(ports)]
+    first = upgrade_waiting(tenant)
+    env = bot_env(tenant, slack, SECRET)
+    ports = [free_port(), free_port()]
+    bots = [start_bot(env, port, tmp_path / f"bot{i}.log") for i, port in enumerate(ports)]
     try:
         def send(i: int) -> int:
             body = slash_body("/deploy", tenant.name, user_id="UALICE", user_name="alice", channel_id="COPS",

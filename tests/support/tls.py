@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import unavailable
+from tests.support.processes import free_port
 
 # RFC 5280 shapes that strict verifiers accept: a CA that may sign (openssl.cnf's v3_ca plus keyUsage), and a
 # leaf for serverAuth naming 127.0.0.1.
@@ -45,11 +46,6 @@ def make_pki(folder: Path) -> Pki:
              "-days", "2", "-extfile", "leaf.ext", "-out", "server.crt", cwd=folder)
     return Pki(folder / "ca.crt", folder / "server.crt", folder / "server.key")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

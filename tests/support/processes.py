@@ -1,4 +1,4 @@
-"""Real processes for tests: a free loopback port, and a `tagpin bot` started and waited for until it is healthy."""
+"""Real processes for tests: a free loopback port, and `tagpin bot` processes started and waited for until healthy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -37,3 +38,21 @@ def start_bot(env: Mapping[str, str], port: int, log: Path, timeout: float = 60)
             pass
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.2)
+
+
+@contextmanager
+def running_bots(env: Mapping[str, str], logs: Path, count: int = 2) -> Iterator[list[int]]:
+    """`count` bots on the same environment (so one store), each on a port of its own (yielded), logs in `logs`.
+    On leaving, SIGTERM and wait: a bot drains its running work first, so what it acted on is recorded then."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        ports = []
+        for i in range(count):
+            ports.append(free_port())
+            procs.append(start_bot(env, ports[-1], logs / f"bot{i}.log"))
+        yield ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)

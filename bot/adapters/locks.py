@@ -70,7 +70,10 @@ class Lease:
     def release(self) -> None:
         self._stop.set()
         self._beat.join(timeout=5)
-        self.locks.release(self.tenant, self.token)
+        try:
+            self.locks.release(self.tenant, self.token)
+        except StoreError as exc:           # the database is away: the lease expires by itself, unrenewed
+            log.warning("lease of %s not released (it expires within %.0f s): %s", self.tenant, self.ttl, exc)
 
 
 class Locks:

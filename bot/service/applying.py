@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from bot.domain.plans import Plan
 from bot.domain.running import ConvergeReport
 from bot.domain.stacks import Pin
-from bot.errors import TagpinError
+from bot.errors import StoreError, TagpinError
 from bot.service import stopping
 from bot.service.context import Context
 from bot.service.ports import Lease
@@ -64,6 +64,12 @@ def summary(data: DeployJSON) -> str:
     return f"{icon} *{data['outcome']}*{where}{seconds}" + (f": {data['message']}" if data.get("message") else "")
 
 
+def unrecorded(tenant: str, deployment_id: int, exc: StoreError) -> str:
+    """What a deploy says when the database failed under it: which deployment, why, and what settles it."""
+    return (f"deployment #{deployment_id} of {tenant}: its outcome could not be recorded -- {exc}; Swarm keeps "
+            f"what it was given: once the database is back, `tagpin status {tenant}` records the real outcome")
+
+
 def apply(ctx: Context, tenant: str, actor: str, command: Command, plan: Plan, compose: str,
           pins: Mapping[str, Pin], new_tenant: bool, say: Say, lease: Lease) -> DeployOutcome:
     store = ctx.store
@@ -79,6 +85,10 @@ def apply(ctx: Context, tenant: str, actor: str, command: Command, plan: Plan, c
         store.audit(actor, "onboard", tenant, "created", deployment_id=row.id)
     try:
         result = _apply(ctx, tenant, actor, command, plan, compose, pins, say, row.id, references, lease)
+    except StoreError as exc:
+        # The database went away mid-deploy: writing "failed" would be neither true nor possible. The row stays
+        # "running", and reconciling judges it from what Swarm runs once the database is back.
+        raise StoreError(unrecorded(tenant, row.id, exc)) from exc
     except BaseException as exc:
         # Never leave a deployment "running" behind: a bug or a forced interrupt still ends it, audited.
         message = f"interrupted: {type(exc).__name__}: {exc}"
@@ -97,8 +107,7 @@ def _apply(ctx: Context, tenant: str, actor: str, command: Command, plan: Plan, 
     say("applying", f"deployment #{deployment_id}")
     try:
         lease.check("applying the stack")
-        ctx.swarm.deploy(tenant, compose)
-        repinned = ctx.swarm.repin(tenant, references)
+        repinned = ctx.swarm.deploy(tenant, compose, references)
     except TagpinError as exc:
         store.update_deployment(deployment_id, outcome="failed", message=str(exc))
         store.audit(actor, command, tenant, "failed", {"error": str(exc)}, deployment_id=deployment_id)

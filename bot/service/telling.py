@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import metrics
-from bot.errors import Interrupted, TagpinError
+from bot.errors import Interrupted, StoreError, TagpinError
 from bot.service.applying import DeployOutcome, summary
 from bot.service.context import Context
 from bot.service.ports import Lease
@@ -47,6 +47,9 @@ class Telling:
                     reconcile(self.ctx, self.tenant)
                 result = work(lease, say)
                 outcome = result.outcome
+            except StoreError:
+                outcome = "unrecorded"      # the database failed: no audit can be written now; reconciling
+                raise                       # settles the deployment from Swarm once it is back
             except TagpinError as exc:
                 outcome = "interrupted" if isinstance(exc, Interrupted) else "refused"
                 store.audit(self.actor, self.command, self.tenant, outcome,
@@ -59,6 +62,8 @@ class Telling:
                 metrics.DEPLOYS.labels(command=self.command, outcome=outcome).inc()
                 metrics.DEPLOY_SECONDS.labels(command=self.command, outcome=outcome).observe(
                     time.monotonic() - started)
+        except StoreError:
+            raise                   # the audit thread is stored in the database too: nothing can be told now
         except TagpinError as exc:
             self.trail.step(thread, outcome, f"{outcome}: {exc}")
             raise

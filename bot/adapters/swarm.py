@@ -116,8 +116,28 @@ class Swarm:
     def stack(self, tenant: str) -> dict[str, ServiceState]:
         return self.stacks([tenant]).get(tenant, {})
 
-    def deploy(self, tenant: str, compose: str) -> str:
-        """`docker stack deploy` of a rendered file, retried once on Swarm's "update out of sequence"."""
+    def deploy(self, tenant: str, compose: str, references: Mapping[str, str]) -> list[str]:
+        """`docker stack deploy` (retried once on "update out of sequence"), then each spec set to its pin; returns
+        what had to be set again. The CLI keeps a spec's image when the file's image equals the one it last deployed
+        (its com.docker.stack.image label), so an image set by hand since (`docker service update --image …:latest`)
+        would survive every redeploy of the same pin: one read of the services (one Engine API call) finds those."""
+        self._stack_deploy(tenant, compose)
+        said: list[str] = []
+        raws = self._call(self.client.api.services, filters={"label": f"{NAMESPACE}={tenant}"}) if references else []
+        for svc in sorted((_service(raw, ()) for raw in raws), key=lambda s: s.short_name):
+            want = references.get(svc.short_name)
+            if want is None or svc.image == want:
+                continue
+            done = self._docker([self.docker_bin, "service", "update", "--detach", "--no-resolve-image",
+                                 "--with-registry-auth", "--image", want, svc.name])
+            if done.returncode != 0:
+                raise SwarmError(f"docker service update --image {want} {svc.name} failed: "
+                                 f"{last_line(done.stderr)}")
+            said.append(f"{svc.short_name}: Swarm kept {svc.image}, set outside the stack file, over the pin; "
+                        "set to the pin")
+        return said
+
+    def _stack_deploy(self, tenant: str, compose: str) -> None:
         with tempfile.NamedTemporaryFile("w", suffix=".yml", prefix=f"tagpin-{tenant}-", delete=False) as f:
             f.write(compose)
             path = f.name
@@ -127,30 +147,12 @@ class Swarm:
             for attempt in (1, 2):
                 done = self._docker(argv)
                 if done.returncode == 0:
-                    return done.stdout
+                    return
                 if "out of sequence" not in done.stderr or attempt == 2:
                     raise SwarmError(f"docker stack deploy {tenant} failed: {last_line(done.stderr)}")
                 time.sleep(1.0)
-            raise AssertionError("unreachable")
         finally:
             os.unlink(path)
-
-    def repin(self, tenant: str, references: Mapping[str, str]) -> list[str]:
-        """Make each service's spec run the image the stack file pins. `docker stack deploy` keeps the spec's image
-        when the file's image equals the one it last deployed (its com.docker.stack.image label), so an image set
-        by hand since (`docker service update --image …:latest`) would survive every redeploy of the same pin."""
-        said = []
-        for name, svc in sorted(self.stack(tenant).items()):
-            want = references.get(name)
-            if want is None or svc.image == want:
-                continue
-            done = self._docker([self.docker_bin, "service", "update", "--detach", "--no-resolve-image",
-                                 "--with-registry-auth", "--image", want, svc.name])
-            if done.returncode != 0:
-                raise SwarmError(f"docker service update --image {want} {svc.name} failed: "
-                                 f"{last_line(done.stderr)}")
-            said.append(f"{name}: Swarm kept {svc.image}, set outside the stack file, over the pin; set to the pin")
-        return said
 
     def rollback(self, service_name: str) -> None:
         """Swarm's own rollback to the service's previous spec (used when a rollout times out)."""

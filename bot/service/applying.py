@@ -107,8 +107,7 @@ def _apply(ctx: Context, tenant: str, actor: str, command: Command, plan: Plan, 
     say("applying", f"deployment #{deployment_id}")
     try:
         lease.check("applying the stack")
-        ctx.swarm.deploy(tenant, compose)
-        repinned = ctx.swarm.repin(tenant, references)
+        repinned = ctx.swarm.deploy(tenant, compose, references)
     except TagpinError as exc:
         store.update_deployment(deployment_id, outcome="failed", message=str(exc))
         store.audit(actor, command, tenant, "failed", {"error": str(exc)}, deployment_id=deployment_id)

@@ -1,4 +1,5 @@
-"""The Swarm adapter against the real engine: reading stacks in two API calls, applying, converging, retrying."""
+"""The Swarm adapter against the real engine: reading stacks in two API calls, applying and pinning, converging,
+retrying."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def stack(registry: str, swarm: Any, unique: str) -> Iterator[tuple[Swarm, str, 
 
 def test_apply_converge_and_read_back_in_two_api_calls(stack: tuple[Swarm, str, str, str]) -> None:
     swarm, name, image, digest = stack
-    swarm.deploy(name, COMPOSE.format(image=image, replicas=2))
+    assert swarm.deploy(name, COMPOSE.format(image=image, replicas=2), {"web": image, "idle": image}) == []
     report = Converger(swarm, poll=0.3).wait(name, {"web": digest, "idle": digest}, timeout=60)
     assert report.outcome == "converged" and not report.timed_out, report.message
 
@@ -62,7 +63,7 @@ def test_apply_converge_and_read_back_in_two_api_calls(stack: tuple[Swarm, str, 
 
 def test_a_wait_that_cannot_converge_returns_within_its_bound(stack: tuple[Swarm, str, str, str]) -> None:
     swarm, name, image, _ = stack
-    swarm.deploy(name, COMPOSE.format(image=image, replicas=1))
+    swarm.deploy(name, COMPOSE.format(image=image, replicas=1), {"web": image, "idle": image})
     report = Converger(swarm, poll=0.3).wait(name, {"web": "sha256:" + "0" * 64}, timeout=3)
     assert report.outcome == "failed" and "not converged within 3 s" in report.message and report.timed_out
     assert report.seconds < 10
@@ -78,18 +79,43 @@ def test_out_of_sequence_is_retried_once_then_reported(tmp_path: Path) -> None:
 
     swarm = Swarm(client=None, run=run)  # type: ignore[arg-type]
     with pytest.raises(SwarmError, match="update out of sequence"):
-        swarm.deploy("acme", "version: '3.8'\n")
+        swarm.deploy("acme", "version: '3.8'\n", {"web": "r/web:1@sha256:" + "a" * 64})
     assert len(calls) == 2
     assert calls[0][:3] == ["docker", "stack", "deploy"] and "--resolve-image" in calls[0]
 
     answers = iter([subprocess.CompletedProcess([], 1, "", "update out of sequence"),
                     subprocess.CompletedProcess([], 0, "Updating service acme_web\n", "")])
     swarm = Swarm(client=None, run=lambda argv, **kw: next(answers))  # type: ignore[arg-type]
-    assert "Updating" in swarm.deploy("acme", "version: '3.8'\n")
+    assert swarm.deploy("acme", "version: '3.8'\n", {}) == []       # nothing pinned: nothing read back
+    assert next(answers, None) is None and swarm.api_calls == 0
 
 
 def test_an_invalid_stack_is_one_clear_line(stack: tuple[Swarm, str, str, str]) -> None:
     swarm, name, _, _ = stack
     with pytest.raises(SwarmError) as err:
-        swarm.deploy(name, "version: '3.8'\nservices:\n  web: {image: 42, deploy: nonsense}\n")
+        swarm.deploy(name, "version: '3.8'\nservices:\n  web: {image: 42, deploy: nonsense}\n", {"web": "x"})
     assert str(err.value).startswith(f"docker stack deploy {name} failed: ") and "\n" not in str(err.value)
+
+
+def test_deploy_sets_again_a_pin_swarm_kept_a_hand_set_image_over(registry: str,
+                                                                  stack: tuple[Swarm, str, str, str]) -> None:
+    swarm, name, image, digest = stack
+    compose, references = COMPOSE.format(image=image, replicas=1), {"web": image, "idle": image}
+    assert swarm.deploy(name, compose, references) == []
+    repository = image.split("@")[0].removesuffix(":1.0.0")               # registry/swarm…/web
+    Pusher(registry).push(repository.removeprefix(registry + "/"), "latest", "hand-set")
+    latest = f"{repository}:latest"
+    subprocess.run(["docker", "service", "update", "--detach", "--no-resolve-image", "--image", latest,
+                    f"{name}_web"], check=True, capture_output=True)
+    assert swarm.stack(name)["web"].image == latest
+
+    # `docker stack deploy` alone keeps `latest` (the file's image is the one it last deployed); the adapter
+    # reads the services once, sets web to its pin and says so.
+    before = swarm.api_calls
+    said = swarm.deploy(name, compose, references)
+    assert swarm.api_calls - before == 1
+    assert said == [f"web: Swarm kept {latest}, set outside the stack file, over the pin; set to the pin"]
+    assert {s.short_name: s.image for s in swarm.stack(name).values()} == references
+    report = Converger(swarm, poll=0.3).wait(name, {"web": digest, "idle": digest}, timeout=60)
+    assert report.outcome == "converged", report.message
+    assert swarm.deploy(name, compose, references) == []

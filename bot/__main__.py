@@ -34,11 +34,13 @@ EXIT_INCOMPLETE = 4
 CONVERGE_POLL = 0.5
 
 
-def build_context(settings: Settings) -> Context:
+def build_context(settings: Settings, migrate: bool = True) -> Context:
+    """migrate=False: the caller migrates itself (`tagpin migrate`, which works whatever TAGPIN_MIGRATE says)."""
     if settings.state_dir is not None and settings.database_url == f"sqlite:///{settings.state_dir / 'tagpin.db'}":
         settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)     # the default database's home
     store = Store(settings.database_url)
-    store.migrate()                 # every table, once, at start-up
+    if migrate:                     # the one start-up migration; TAGPIN_MIGRATE=never only checks, refusing if behind
+        store.migrate(apply=settings.migrate == "auto")
     registry = RegistryClient(insecure=settings.insecure_registries, docker_config=settings.docker_config,
                               cache_ttl=settings.registry_cache_ttl, ca_bundle=settings.registry_ca)
     tables = Tables(outbox=Outbox(store), notices=NoticeStore(store), seen=SeenRequests(store),
@@ -95,7 +97,7 @@ def run(argv: Sequence[str]) -> int:
         args = parse(argv)
         settings = Settings.from_env()
         _log_to(settings)
-        ctx = build_context(settings)
+        ctx = build_context(settings, migrate=args.command != "migrate")
         if args.command in LONG_RUNNING:
             return LONG_RUNNING[args.command](ctx, args)
         data, text, ok = COMMANDS[args.command](ctx, args)

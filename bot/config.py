@@ -6,10 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from bot.errors import UsageError
 
 SLACK_API_URL = "https://slack.com/api/"
+MigrateMode = Literal["auto", "never"]
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
@@ -27,6 +29,14 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise UsageError(f"{name} must be positive, not {raw!r}")
     return value
+
+
+def _migrate(environ: Mapping[str, str]) -> MigrateMode:
+    """TAGPIN_MIGRATE: auto (default) upgrades the schema at start-up; never leaves it to `tagpin migrate`."""
+    raw = (environ.get("TAGPIN_MIGRATE") or "auto").strip().lower()
+    if raw not in ("auto", "never"):
+        raise UsageError(f"TAGPIN_MIGRATE must be auto or never, not {environ.get('TAGPIN_MIGRATE')!r}")
+    return "auto" if raw == "auto" else "never"
 
 
 def state_dir(env: Mapping[str, str]) -> Path | None:
@@ -103,6 +113,7 @@ class Settings:
     client_window: float = 24 * 3600.0
     tenant_deployers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # narrows TAGPIN_DEPLOYERS
     tenant_channels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # where a tenant may be deployed
+    migrate: MigrateMode = "auto"                   # TAGPIN_MIGRATE: never = start-up only checks the schema
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -144,6 +155,7 @@ class Settings:
             tenant_deployers=_per_tenant(env, "TAGPIN_DEPLOYERS_"),
             tenant_channels=_per_tenant(env, "TAGPIN_CHANNELS_"),
             state_dir=state,
+            migrate=_migrate(env),
             log_file=(Path(env["TAGPIN_LOG_FILE"]) if env.get("TAGPIN_LOG_FILE")
                       else state / "errors.log" if state else None),
         )

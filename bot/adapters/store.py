@@ -7,20 +7,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, col, create_engine, select
 
 from bot.adapters.locks import Locks
-from bot.adapters.models import (
-    SCHEMA_VERSION,
-    AuditEvent,
-    Deployment,
-    DriftScan,
-    SchemaInfo,
-    Tenant,
-)
+from bot.adapters.migrations import runner as migrations
+from bot.adapters.migrations.runner import Migration
+from bot.adapters.models import AuditEvent, Deployment, DriftScan, Tenant
 from bot.domain.times import utcnow
 from bot.errors import StoreError
 
@@ -74,25 +70,14 @@ class Store(Locks):
             raise StoreError(f"database error on {self.safe_url}: {type(exc).__name__}: "
                              f"{str(exc).splitlines()[0]}") from exc
 
-    def migrate(self) -> None:
-        """Create the schema on first use -- every table, the features' too -- and refuse a database written by a
-        newer tagpin. Called once, at start-up, before anything reads or writes."""
-        # The features' tables (outbox, notices, seen requests, parked confirmations) register with the metadata
-        # when their module is imported; they import this one, so they are imported here, not at the top.
-        from bot.adapters import confirmations, notices, outbox, seen  # noqa: F401
-
+    def migrate(self, apply: bool = True) -> Migration:
+        """Bring the schema to this tagpin's head revision (Alembic; a database made before Alembic is adopted
+        as it is) and refuse a database written by a newer tagpin. apply=False (TAGPIN_MIGRATE=never) only checks,
+        and refuses a database that is behind. Called once, at start-up, before anything reads or writes."""
         try:
-            SQLModel.metadata.create_all(self.engine)
-        except SQLAlchemyError as exc:
+            return migrations.migrate(self.engine, self.safe_url, apply)
+        except (SQLAlchemyError, CommandError) as exc:
             raise StoreError(f"cannot create the schema in {self.safe_url}: {str(exc).splitlines()[0]}") from exc
-        with self.session() as s:
-            info = s.get(SchemaInfo, 1)
-            if info is None:
-                s.add(SchemaInfo(id=1, version=SCHEMA_VERSION))
-                s.commit()
-            elif info.version > SCHEMA_VERSION:
-                raise StoreError(f"the database {self.safe_url} has schema version {info.version}; this tagpin "
-                                 f"knows {SCHEMA_VERSION} -- upgrade tagpin")
 
     # tenants
     def tenants(self) -> list[Tenant]:

@@ -126,5 +126,14 @@ def do_watch(ctx: Context, args: argparse.Namespace) -> Result:
     return data, text.watch(data), not report.failed
 
 
+def do_migrate(ctx: Context, args: argparse.Namespace) -> Result:
+    """Upgrade the schema now, whatever TAGPIN_MIGRATE says: start-up left it to this command."""
+    from bot.adapters.store import Store
+
+    store = ctx.store if isinstance(ctx.store, Store) else Store(ctx.store.url)
+    data = store.migrate().as_dict()
+    return data, text.migration(data), True
+
+
 COMMANDS = {"resolve": do_resolve, "deploy": do_deploy, "rollback": do_rollback, "status": do_status,
-            "drift": do_drift, "audit": do_audit, "tenants": do_tenants, "watch": do_watch}
+            "drift": do_drift, "audit": do_audit, "tenants": do_tenants, "watch": do_watch, "migrate": do_migrate}

@@ -80,6 +80,7 @@ def build_parser() -> Parser:
     p = command("watch", "the drift watcher: scan every interval and post notices to TAGPIN_DRIFT_CHANNEL")
     p.add_argument("--once", action="store_true", help="one scan, print what was found and said, exit")
     p.add_argument("--interval", type=_positive, help="seconds between scans (default TAGPIN_WATCH_INTERVAL or 300)")
+    command("migrate", "upgrade the database schema to this tagpin's revision (works with TAGPIN_MIGRATE=never)")
     sub.add_parser("bot", help="the Slack app: Socket Mode if SLACK_APP_TOKEN is set, else HTTP on TAGPIN_BIND")
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bot.service.results import DeployJSON
@@ -100,4 +101,15 @@ def watch(data: WatchJSON) -> str:
     out.extend(f"{s['verb']}: {s['tenant']}/{s['service']} {s['kind']} (notice #{s['notice']})" for s in data["said"])
     out.extend(f"not said (retried next scan): {f}" for f in data["failed"])
     out.append(f"scanned at {data['scanned_at']}; {len(data['said'])} message(s) to the channel")
+    return "\n".join(out)
+
+
+def migration(data: Mapping[str, Any]) -> str:
+    if data["up_to_date"]:
+        return f"{data['database']}: up to date (schema revision {data['to']})"
+    out = [f"{data['database']}: schema revision {data['from'] or 'none (empty database)'} → {data['to']}"]
+    if data["adopted"]:
+        out.append(f"  adopted: a database made before Alembic, recorded as revision {data['from']}, data untouched")
+    if data["applied"]:
+        out.append(f"  applied: {', '.join(data['applied'])}")
     return "\n".join(out)

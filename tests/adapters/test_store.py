@@ -153,5 +153,5 @@ def test_one_migrate_creates_every_table_in_a_fresh_process(database_url: str) -
               "s = Store(sys.argv[1]); s.migrate(); print(','.join(sorted(inspect(s.engine).get_table_names())))")
     done = subprocess.run([sys.executable, "-c", script, url], capture_output=True, text=True, check=True)
     assert done.stdout.strip().split(",") == sorted([
-        "audit_events", "deployments", "drift_notices", "drift_scans", "pending_confirmations", "seen_requests",
-        "slack_outbox", "tagpin_schema", "tenant_locks", "tenants"])
+        "alembic_version", "audit_events", "deployments", "drift_notices", "drift_scans", "pending_confirmations",
+        "seen_requests", "slack_outbox", "tagpin_schema", "tenant_locks", "tenants"])

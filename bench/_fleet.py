@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from _support import (
+    DATABASES,
     REGISTRY,
     Workspace,
     best_pins,
+    database,
     push_repos,
     remove_stacks,
     run_id,
@@ -35,6 +37,9 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     p.add_argument("--services", type=int, default=5)
     p.add_argument("--behind", type=int, default=1, help="repositories given a newer release after setup")
     p.add_argument("--workers", type=int, default=4, help="parallel `docker stack deploy` during setup")
+    p.add_argument("--database", choices=(*DATABASES, "both"), default="both",
+                   help="the store the scans run on: a fresh SQLite file, a fresh PostgreSQL database, or both in "
+                        "turn over the same stacks (default: both, then their ratio)")
     return p
 
 
@@ -64,10 +69,7 @@ class Fleet:
 
 def setup(ws: Workspace, tenants: list[str], pins: Mapping[str, Pin], workers: int, created: list[str]) -> None:
     """Render and apply every tenant's stack, a few `docker stack deploy` at a time, printing progress."""
-    ctx = ws.context()
-    template = ctx.template()
-    for name in tenants:  # serially: one SQLite file, and the store is not the subject here
-        ctx.store.add_tenant(name, "bench")
+    template = ws.context().template()
 
     def one(name: str) -> None:
         created.append(name)  # before deploying: a half-created stack is still cleaned up
@@ -81,15 +83,56 @@ def setup(ws: Workspace, tenants: list[str], pins: Mapping[str, Pin], workers: i
                       flush=True)
 
 
-def run(args: argparse.Namespace, tenant_prefix: str, what: str, body: Callable[[Fleet], bool]) -> int:
-    """A benchmark's exit code: 0 when `body` measured what it set out to and every stack was removed."""
+# A body measures one database: (did it measure what it set out to, {figure: value}) for the comparison.
+Body = Callable[[Fleet, str, Workspace], tuple[bool, dict[str, float]]]
+
+
+def run(args: argparse.Namespace, tenant_prefix: str, what: str, body: Body,
+        targets: Mapping[str, tuple[str, float]] | None = None) -> int:
+    """A benchmark's exit code: 0 when `body` measured what it set out to on every database and every stack was
+    removed. With both databases, prints each figure side by side and its postgres/sqlite ratio; `targets`
+    maps a figure to ("ratio" or "value", limit) for a verdict (printed, never fatal)."""
+    kinds = list(DATABASES) if args.database == "both" else [args.database]
+    figures: dict[str, dict[str, float]] = {}
+    ok = True
     try:
         with fleet(args, tenant_prefix, what) as f:
-            ok = body(f)
+            for kind in kinds:
+                with database(kind, f.ws.directory) as url:
+                    ws = f.ws.using(url)
+                    store = ws.context().store
+                    for name in f.tenants:  # serially: the store is not the subject of the setup
+                        store.add_tenant(name, "bench")
+                    print(f"== {kind} ({store.safe_url})", flush=True)
+                    measured, figures[kind] = body(f, kind, ws)
+                    ok = ok and measured
+                    store.engine.dispose()
     except Exception as exc:  # report (the fleet cleaned up), exit non-zero
         print(f"FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    compare(figures, targets or {})
     return 0 if ok and f.cleaned else 1
+
+
+def compare(figures: Mapping[str, Mapping[str, float]], targets: Mapping[str, tuple[str, float]]) -> None:
+    """Each figure on each database, the postgres/sqlite ratio, and the verdict against its target."""
+    ratio_head = "  postgres/sqlite" if len(figures) > 1 else ""
+    print(f"{'figure':<40}" + "".join(f"{kind:>12}" for kind in figures) + ratio_head)
+    for name in next(iter(figures.values()), {}):
+        line = f"{name:<40}" + "".join(f"{values.get(name, float('nan')):>12.2f}" for values in figures.values())
+        ratio = None
+        if len(figures) > 1 and figures["sqlite"].get(name):
+            ratio = figures["postgres"].get(name, float("nan")) / figures["sqlite"][name]
+            line += f"{ratio:>16.2f}x"
+        kind_limit = targets.get(name)
+        if kind_limit is not None:
+            kind, limit = kind_limit
+            if kind == "ratio" and ratio is not None:
+                line += f"  (target <= {limit:g}x): {'OK' if ratio <= limit else 'OVER TARGET'}"
+            elif kind == "value":
+                worst = max(values.get(name, float("nan")) for values in figures.values())
+                line += f"  (target <= {limit:g}): {'OK' if worst <= limit else 'OVER TARGET'}"
+        print(line)
 
 
 @contextmanager

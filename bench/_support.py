@@ -9,9 +9,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make bot and tests importable
 
@@ -22,6 +25,9 @@ from bot.service.context import Context
 from tests.support.oci import Pusher
 
 REGISTRY = "127.0.0.1:5000"
+# scripts/services.sh --postgres: tagpin's own cluster on 127.0.0.1:5433 (the tests' default, tests/conftest.py).
+POSTGRES = os.environ.get("TAGPIN_BENCH_POSTGRES", "postgresql+psycopg://tagpin:tagpin@127.0.0.1:5433/tagpin")
+DATABASES = ("sqlite", "postgres")
 NAMESPACE = "com.docker.stack.namespace"
 # The services a tenant stack of the design runs; past five the names are numbered workers.
 NAMES = ("database", "backend", "frontend", "proxy", "worker")
@@ -78,9 +84,96 @@ class Workspace:
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
 
+    def using(self, database_url: str) -> Workspace:
+        """The same template and directory over another database."""
+        return replace(self, env={**self.env, "TAGPIN_DATABASE_URL": database_url})
+
     def context(self) -> Context:
         """A fresh context, as one CLI invocation builds it (empty registry cache, lazy engine connection)."""
         return build_context(Settings.from_env(self.env))
+
+
+@contextmanager
+def database(kind: str, directory: Path) -> Iterator[str]:
+    """A fresh, empty database of `kind` (sqlite: a file in `directory`; postgres: a database of its own in the
+    POSTGRES cluster, dropped afterwards even with connections left open); yields its URL."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / f'bench-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"tagpin_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+class Timed:
+    """Wraps a store or table to sum the wall time spent in its methods, per method (attributes pass through)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.calls: Counter[str] = Counter()
+
+    def reset(self) -> None:
+        self.seconds.clear()
+        self.calls.clear()
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                result = attr(*args, **kwargs)
+            finally:
+                self.seconds[name] += time.perf_counter() - start
+                self.calls[name] += 1
+            # A context manager (the notices' `telling`): its enter and exit, and the callable it yields, count too.
+            return self._context(name, result) if hasattr(result, "__enter__") else result
+
+        return timed
+
+    @contextmanager
+    def _context(self, name: str, inner: Any) -> Iterator[Any]:
+        start = time.perf_counter()
+        yielded = inner.__enter__()
+        self.seconds[name] += time.perf_counter() - start
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return yielded(*args, **kwargs)
+            finally:
+                self.seconds[f"{name}()"] += time.perf_counter() - start
+                self.calls[f"{name}()"] += 1
+
+        try:
+            yield timed if callable(yielded) else yielded
+        finally:
+            start = time.perf_counter()
+            inner.__exit__(None, None, None)
+            self.seconds[name] += time.perf_counter() - start
+
+    def breakdown(self) -> str:
+        return ", ".join(f"{name} {self.calls[name]}x {1000 * s:.1f} ms" for name, s in
+                         sorted(self.seconds.items(), key=lambda kv: -kv[1])) or "none"
 
 
 def best_pins(pushed: Mapping[str, Mapping[str, str]], tag: str) -> dict[str, Pin]:

@@ -1,17 +1,22 @@
 """Benchmark: one long-lived drift watcher over many tenants -- registry requests, Engine API calls, Slack calls.
 
-Run from the repo root: `.venv/bin/python bench/bench_watch.py [--tenants 100] [--services 5] [--behind 1]`.
+Run from the repo root: `.venv/bin/python bench/bench_watch.py [--tenants 100] [--services 5] [--behind 1]
+[--database sqlite|postgres|both]`.
 Setup is bench_drift_scan's (stacks with replicas 0 on the real Swarm, tenants in the store), then `--behind`
 repositories get a newer release. ONE Watcher (as the `tagpin watch` process) posts to the local Slack Web API
 stand-in and scans: 1. cold; 2. nothing changed; 3. after a newer release of the same repositories (notices
 edited in place). Scans 2 and 3 run "one watch interval later" on a skipped clock shared by the registry
 client and the watcher's digest memory, so the listing cache (60 s) has expired as it would have between real
-scans (default interval 300 s) while the digests (900 s) are still remembered. Exits 1 only if setup or a
-scan raised; a missed target is printed, not fatal.
+scans (default interval 300 s) while the digests (900 s) are still remembered. With `--database both` (the
+default) a new watcher does the three scans on a fresh SQLite file, then on a fresh PostgreSQL database, over
+the same stacks (the second round's scan 3 pushes the next release, so it too edits every notice). "store per
+notice" is the wall time spent in the notice store's calls during the scan divided by the notices the scan
+carried out. Exits 1 only if setup or a scan raised; a missed target is printed, not fatal.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -19,20 +24,22 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from _fleet import Fleet, parse, parser, run
-from _support import Workspace
+from _support import Timed, Workspace
 
-from bot.adapters.notices import DriftNotice
 from bot.adapters.registry import RegistryClient
 from bot.service.context import Context
+from bot.service.rows import NoticeRow
 from bot.service.watching import Notifier, Watcher, WatchRegistry
 from bot.slack.app import web_client
 from bot.slack.localapi import LocalSlackAPI
 from bot.watch import make_watcher
 
 TARGET_ENGINE_CALLS = 3
+TARGET_STORE_MS = 3.0            # store time per notice carried out (issue 13)
 CHANNEL = "CBENCH"
-NEWEST = "1.3.0"
 T = TypeVar("T")
+TARGETS = {**{f"scan {n} (s)": ("ratio", 1.5) for n in (1, 2, 3)},
+           **{f"scan {n}: store per notice (ms)": ("value", TARGET_STORE_MS) for n in (1, 3)}}
 
 
 class SkippedClock:
@@ -51,20 +58,20 @@ class TimedNotifier:
     def __init__(self, inner: Notifier) -> None:
         self.inner, self.seconds = inner, 0.0
 
-    def _timed(self, fn: Callable[[DriftNotice], T], notice: DriftNotice) -> T:
+    def _timed(self, fn: Callable[[NoticeRow], T], notice: NoticeRow) -> T:
         start = time.monotonic()
         try:
             return fn(notice)
         finally:
             self.seconds += time.monotonic() - start
 
-    def post(self, notice: DriftNotice) -> str:
+    def post(self, notice: NoticeRow) -> str:
         return self._timed(self.inner.post, notice)
 
-    def update(self, notice: DriftNotice) -> None:
+    def update(self, notice: NoticeRow) -> None:
         self._timed(self.inner.update, notice)
 
-    def remind(self, notice: DriftNotice) -> None:
+    def remind(self, notice: NoticeRow) -> None:
         self._timed(self.inner.remind, notice)
 
 
@@ -74,6 +81,7 @@ class Bench:
     registry: RegistryClient
     watcher: Watcher
     notifier: TimedNotifier
+    notices: Timed
     slack: LocalSlackAPI
     repos: int
 
@@ -89,18 +97,21 @@ def long_lived_watcher(ws: Workspace, slack: LocalSlackAPI, clock: SkippedClock)
     watcher = make_watcher(ctx, web_client(slack.url, "xoxb-bench"))
     watcher.registry = WatchRegistry(registry, s.watch_digest_ttl, clock=clock)
     watcher.notifier = notifier = TimedNotifier(watcher.notifier)
-    return Bench(ctx, registry, watcher, notifier, slack, 0)
+    watcher.notices = notices = Timed(watcher.notices)  # sums the time spent in the notice store's calls
+    return Bench(ctx, registry, watcher, notifier, notices, slack, 0)
 
 
 def verdict(ok: bool) -> str:
     return "OK" if ok else "OVER TARGET"
 
 
-def scan(b: Bench, label: str, quiet_expected: bool) -> None:
-    """One scan_once; print registry requests by kind, Engine API calls, Slack calls by method, findings, time."""
+def scan(b: Bench, label: str, quiet_expected: bool) -> tuple[float, float | None]:
+    """One scan_once; print registry requests by kind, Engine API calls, Slack calls by method, findings, the
+    notice store's time, wall time; return (wall s, store ms per notice carried out or None)."""
     engine_before = b.ctx.swarm.api_calls if "swarm" in vars(b.ctx) else 0  # the engine is opened lazily
     registry_before, slack_before = dict(b.registry.stats), len(b.slack.calls)
     b.notifier.seconds = 0.0
+    b.notices.reset()
     start = time.monotonic()
     report = b.watcher.scan_once()
     wall = time.monotonic() - start
@@ -123,8 +134,14 @@ def scan(b: Bench, label: str, quiet_expected: bool) -> None:
     print(f"  findings:          {len(report.findings)} {dict(kinds) or ''}".rstrip())
     print(f"  notices said:      {dict(said) or 'none'}" + (f"; FAILED {len(report.failed)}: {report.failed[:3]}"
                                                             if report.failed else ""))
+    carried = len(report.said) + len(report.failed)
+    per = 1000 * b.notices.total / carried if carried else None
+    print(f"  notice store:      {1000 * b.notices.total:.1f} ms ({b.notices.breakdown()})"
+          + (f"; {per:.2f} ms per notice (target <= {TARGET_STORE_MS:g}): {verdict(per <= TARGET_STORE_MS)}"
+             if per is not None else ""))
     if report.registry_errors:
         print(f"  registry errors:   {report.registry_errors}")
+    return wall, per
 
 
 def main() -> int:
@@ -132,26 +149,36 @@ def main() -> int:
     p.add_argument("--interval", type=float, default=None,
                    help="simulated seconds between scans (default: TAGPIN_WATCH_INTERVAL, 300)")
     args = parse(p)
+    releases = (f"1.{minor}.0" for minor in itertools.count(3))  # each round's scan 3 pushes a release of its own
 
-    def body(f: Fleet) -> bool:
+    def body(f: Fleet, kind: str, ws: Workspace) -> tuple[bool, dict[str, float]]:
+        figures: dict[str, float] = {}
+
+        def one(n: int, label: str, quiet_expected: bool) -> None:
+            wall, per = scan(b, f"scan {n} ({label})", quiet_expected)
+            figures[f"scan {n} (s)"] = wall
+            if per is not None:
+                figures[f"scan {n}: store per notice (ms)"] = per
+
         with LocalSlackAPI() as slack:
             clock = SkippedClock()
-            b = long_lived_watcher(f.ws, slack, clock)
+            b = long_lived_watcher(ws, slack, clock)
             b.repos = len(f.names)
             interval = b.ctx.settings.watch_interval if args.interval is None else args.interval
             print(f"simulated interval between scans: {interval:.0f} s (listing cache "
                   f"{b.ctx.settings.registry_cache_ttl:.0f} s, digest memory {b.ctx.settings.watch_digest_ttl:.0f} s)")
-            scan(b, "scan 1 (cold: new watcher, releases to tell)", quiet_expected=False)
+            one(1, "cold: new watcher, releases to tell", quiet_expected=False)
             clock.skip += interval
-            scan(b, "scan 2 (nothing changed)", quiet_expected=True)
-            f.release(NEWEST, args.behind)
+            one(2, "nothing changed", quiet_expected=True)
+            newest = next(releases)
+            f.release(newest, args.behind)
             clock.skip += interval
-            scan(b, f"scan 3 (release {NEWEST} of the {args.behind} behind repositories: notices edited in place)",
-                 quiet_expected=args.behind == 0)
+            one(3, f"release {newest} of the {args.behind} behind repositories: notices edited in place",
+                quiet_expected=args.behind == 0)
             b.registry.close()
-        return True
+        return True, figures
 
-    return run(args, "bw", "; one long-lived watcher", body)
+    return run(args, "bw", "; one long-lived watcher", body, TARGETS)
 
 
 if __name__ == "__main__":

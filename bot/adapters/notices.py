@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Table, bindparam, insert, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.adapters.models import Deployment
 from bot.adapters.store import Store
 from bot.domain.clients import ClientSeen
+from bot.domain.notice_row import NoticeRow
 from bot.domain.times import utcnow
 from bot.errors import StoreError
 
@@ -39,6 +41,16 @@ class DriftNotice(SQLModel, table=True):
     resolved_by: int | None = None                       # the deployment that fixed it, when one did
 
 
+TABLE: Table = DriftNotice.__table__  # type: ignore[attr-defined]  # SQLModel sets it at class creation
+
+
+def _decided(n: NoticeRow) -> dict[str, object]:
+    """The columns the watcher decides each scan; the rest are set once (new) or by someone else (snooze, ts)."""
+    return {"status": n.status, "running": n.running, "target": n.target, "detail": n.detail, "stale": n.stale,
+            "last_seen": n.last_seen, "last_said": n.last_said, "reminders": n.reminders,
+            "resolved_at": n.resolved_at, "resolved_by": n.resolved_by}
+
+
 class NoticeStore:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -63,15 +75,63 @@ class NoticeStore:
         with self.store.session() as s:
             return s.get(DriftNotice, notice_id)
 
-    def save(self, notice: Any) -> DriftNotice:
-        """Save a notice this store made (new/open/get); typed Any so the service can hold it by its port."""
-        if not isinstance(notice, DriftNotice):
-            raise TypeError(f"not a drift notice row: {type(notice).__name__}")
+    def save(self, notices: Sequence[NoticeRow]) -> None:
+        """Write the watcher's decisions in one transaction (two statements, however many notices), before Slack
+        hears of any: a new notice is inserted and given its id; the others' lifecycle columns are updated by id --
+        never the snooze (a click in Slack may have set it meanwhile) nor the ts (`said` writes it)."""
+        new = [n for n in notices if n.id is None]
+        old = [{"notice_id": n.id, **_decided(n)} for n in notices if n.id is not None]
+        if not notices:
+            return
+        keys = [(n.tenant, n.service, n.kind) for n in new]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"two new notices for one (tenant, service, kind): {sorted(keys)}")
+        ids: dict[tuple[str, str, str], int] = {}
         with self.store.session() as s:
-            merged = s.merge(notice)
+            if new:  # one multi-row INSERT … RETURNING; a scan makes at most one notice per (tenant, service, kind)
+                made = s.execute(insert(TABLE).returning(TABLE.c.id, TABLE.c.tenant, TABLE.c.service, TABLE.c.kind),
+                                 [{**_decided(n), "tenant": n.tenant, "service": n.service, "kind": n.kind,
+                                   "channel": n.channel, "first_seen": n.first_seen} for n in new])
+                ids = {(tenant, service, kind): notice_id for notice_id, tenant, service, kind in made}
+            if old:
+                s.execute(update(TABLE).where(TABLE.c.id == bindparam("notice_id"))
+                          .values({c: bindparam(c) for c in old[0] if c != "notice_id"}), old)
             s.commit()
-            s.refresh(merged)
-            return merged
+        for notice, key in zip(new, keys, strict=True):
+            notice.id = ids[key]
+
+    @contextmanager
+    def telling(self) -> Iterator[Callable[[int, str], None]]:
+        """While the watcher talks to Slack: `said(id, ts)` records that Slack has a notice as stored (its message
+        ts, nothing owed) right after each Slack call, so a crash of tagpin loses at most one notice's ts (it is
+        posted again). One connection for the batch, in autocommit: each record is one UPDATE, one round trip.
+        On SQLite that connection commits without fsync (synchronous=NORMAL, safe in WAL mode against a crash of
+        the process, not of the machine): the notices themselves were saved durably first; what a power cut could
+        lose is the last few ts's, so those notices would be posted again. A failed write is a StoreError for that
+        notice; the next ones are still recorded."""
+        try:
+            conn = self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                was = conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        except SQLAlchemyError as exc:
+            raise self.store.error(exc) from exc
+
+        def said(notice_id: int, ts: str) -> None:
+            try:
+                conn.execute(update(TABLE).where(TABLE.c.id == notice_id).values(ts=ts, stale=False))
+            except SQLAlchemyError as exc:
+                raise self.store.error(exc) from exc
+
+        try:
+            yield said
+        finally:
+            try:
+                if sqlite:
+                    conn.exec_driver_sql(f"PRAGMA synchronous={int(was)}")   # the pooled connection as it was
+            finally:
+                conn.close()
 
     def snooze(self, notice_id: int, hours: float, by: str) -> DriftNotice | None:
         with self.store.session() as s:

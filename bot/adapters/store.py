@@ -67,8 +67,11 @@ class Store(Locks):
             with Session(self.engine, expire_on_commit=False) as s:
                 yield s
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error on {self.safe_url}: {type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0]}") from exc
+            raise self.error(exc) from exc
+
+    def error(self, exc: SQLAlchemyError) -> StoreError:
+        """A driver's error as tagpin says it: the database (no password), the error's kind and first line."""
+        return StoreError(f"database error on {self.safe_url}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
 
     def migrate(self, apply: bool = True) -> Migration:
         """Bring the schema to this tagpin's head revision (Alembic; a database made before Alembic is adopted

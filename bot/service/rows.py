@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from bot.domain.notice_row import NoticeRow as NoticeRow  # the store writes it too: its Protocol is the domain's
+
 
 class TenantRow(Protocol):
     @property
@@ -99,27 +101,3 @@ class OutboxRow(Protocol):
     def metadata_json(self) -> str: ...
     @property
     def ts(self) -> str | None: ...
-
-
-class NoticeRow(Protocol):
-    """A drift notice: the watcher changes it, then saves it (the store first, then Slack)."""
-
-    id: int | None
-    tenant: str
-    service: str
-    kind: str
-    running: str | None
-    target: str | None
-    detail: str
-    status: str
-    channel: str
-    ts: str | None
-    stale: bool
-    first_seen: datetime
-    last_seen: datetime
-    last_said: datetime
-    reminders: int
-    snoozed_until: datetime | None
-    snoozed_by: str | None
-    resolved_at: datetime | None
-    resolved_by: int | None

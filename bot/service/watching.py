@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -12,7 +13,7 @@ from typing import Protocol
 from bot import metrics
 from bot.domain.clients import outdated_client
 from bot.domain.drift import Finding
-from bot.domain.notices import Action, Notice, plan
+from bot.domain.notices import Action, Notice, Verb, plan
 from bot.domain.references import ImageRef
 from bot.domain.times import utcnow
 from bot.errors import NotFound, RateLimited, TagpinError
@@ -78,6 +79,10 @@ class WatchRegistry:
         return digest
 
 
+def _nobody(notice_id: int, ts: str) -> None:
+    """Nothing to tell Slack, so nothing to record (no connection held for an empty batch)."""
+
+
 def _domain(row: NoticeRow) -> Notice:
     assert row.id is not None
     return Notice(row.id, row.tenant, row.service, row.kind, row.running, row.target, row.ts is not None,
@@ -139,23 +144,29 @@ class Watcher:
         findings = ([f for f in scan.findings if f.kind != "unknown"] + self.client_findings(scan, now)
                     + self.incomplete_findings(scan))
         report = WatchReport(now, findings, registry_errors=[str(e) for e in scan.errors], unknown=len(unjudged))
-        for owed in self.notices.owed():
-            try:
-                self.notifier.update(owed)
-                owed.stale = False
-                self.notices.save(owed)
-            except TagpinError as exc:
-                report.failed.append(f"resolve notice #{owed.id}: {exc}")
+        owed_rows = self.notices.owed()
+        with self.notices.telling() if owed_rows else nullcontext(_nobody) as said:
+            for owed in owed_rows:
+                try:
+                    self.notifier.update(owed)
+                    assert owed.id is not None and owed.ts is not None
+                    said(owed.id, owed.ts)
+                except TagpinError as exc:
+                    report.failed.append(f"resolve notice #{owed.id}: {exc}")
         rows = {r.id: r for r in self.notices.open()}
         remind = timedelta(seconds=self.ctx.settings.watch_remind)
-        for action in plan([_domain(r) for r in rows.values()], findings, now, remind, unjudged):
-            self._carry_out(action, rows, now, report)
+        decided = [(action, self._decide(action, rows, now))
+                   for action in plan([_domain(r) for r in rows.values()], findings, now, remind, unjudged)]
+        self.notices.save([row for _, row in decided])   # the store first, in one transaction: Slack loses nothing
+        with self.notices.telling() if decided else nullcontext(_nobody) as said:
+            for action, row in decided:
+                self._tell(action.verb, row, report, said)
         # The report's time is the recorded scan's, so `drift --json` and `watch --json` name the same scan.
         report.scanned_at = self.ctx.store.record_scan(len(scan.tenants), len(findings), "watch").finished_at
         return report
 
-    def _carry_out(self, action: Action, rows: dict[int | None, NoticeRow], now: datetime,
-                   report: WatchReport) -> None:
+    def _decide(self, action: Action, rows: dict[int | None, NoticeRow], now: datetime) -> NoticeRow:
+        """The notice as this action leaves it (a new one not yet stored): what it says, when it was last said."""
         f = action.finding
         row = rows[action.notice.id] if action.notice is not None else None
         if action.verb == "resolve":
@@ -173,24 +184,27 @@ class Watcher:
             if action.verb == "remind":
                 row.reminders += 1
         row.stale = row.ts is not None and action.verb in ("update", "resolve")
-        row = self.notices.save(row)          # the store first: a Slack outage loses nothing
+        return row
+
+    def _tell(self, verb: Verb, row: NoticeRow, report: WatchReport, said: Callable[[int, str], None]) -> None:
+        """Tell Slack what the stored notice says, then record that it was told (one commit per Slack call)."""
+        assert row.id is not None
         try:
-            if action.verb == "post" or row.ts is None:
-                if action.verb == "resolve":
+            if verb == "post" or row.ts is None:
+                if verb == "resolve":
                     return                    # never told, nothing to take back
                 row.ts = self.notifier.post(row)
-            elif action.verb == "remind":
+            elif verb == "remind":
                 self.notifier.remind(row)
             else:
                 self.notifier.update(row)
             row.stale = False
-            self.notices.save(row)
-            report.said.append({"verb": action.verb, "notice": row.id, "tenant": row.tenant,
+            said(row.id, row.ts)
+            report.said.append({"verb": verb, "notice": row.id, "tenant": row.tenant,
                                 "service": row.service, "kind": row.kind, "resolved_by": row.resolved_by})
         except TagpinError as exc:
-            log.warning("could not %s notice %s: %s", action.verb, row.id, exc)
-            report.failed.append(f"{action.verb} notice #{row.id}: {exc}")
-
+            log.warning("could not %s notice %s: %s", verb, row.id, exc)
+            report.failed.append(f"{verb} notice #{row.id}: {exc}")
 
 def snooze(ctx: Context, notice_id: int, hours: float, actor: str) -> NoticeRow:
     """Silence a notice's reminders for a while (it is still updated and resolved); audited."""

@@ -49,6 +49,8 @@ ACK_SECONDS = Histogram("tagpin_slack_ack_seconds", "From a Slack request's arri
                         buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2, 3, 5))
 OUTBOX_BACKLOG = Gauge("tagpin_outbox_backlog", "Audit-trail messages stored but not yet posted to Slack.",
                        registry=REGISTRY)
+WATCH_ACTIVE = Gauge("tagpin_watch_active", "1 while this watcher holds the watcher lease (the one that scans and "
+                     "posts), 0 while it stands by.", registry=REGISTRY)
 READY = Gauge("tagpin_ready", "1 when the readiness check passes, 0 when it fails, by check.", ["check"],
               registry=REGISTRY)
 LAST_SCAN_AGE.set(float("nan"))

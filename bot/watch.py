@@ -18,8 +18,9 @@ from slack_sdk import WebClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from bot import health, metrics
-from bot.errors import TagpinError, UsageError
+from bot.errors import LockHeld, TagpinError, UsageError
 from bot.service.context import Context
+from bot.service.electing import Election, FencedNotifier
 from bot.service.watching import Watcher, WatchReport
 from bot.slack.notifier import SlackNotifier
 
@@ -41,15 +42,21 @@ class Freshness:
     interval: float
     started: float = field(default_factory=time.monotonic)
     last: float | None = None
+    standby: str | None = None           # why this watcher does not scan: another one is active
 
     def completed(self) -> None:
-        self.last = time.monotonic()
+        self.last, self.standby = time.monotonic(), None
+
+    def standing_by(self, why: str) -> None:
+        self.standby, self.last, self.started = why, None, time.monotonic()
 
     def age(self) -> float:
         """Seconds since the last completed scan; NaN before the first one."""
         return math.nan if self.last is None else time.monotonic() - self.last
 
     def check(self) -> str:
+        if self.standby is not None:
+            return self.standby          # ready: a standby is healthy, and takes over when the active one dies
         age = time.monotonic() - (self.last if self.last is not None else self.started)
         what = "the last completed scan" if self.last is not None else "the start, with no completed scan,"
         if age > 3 * self.interval:
@@ -106,12 +113,67 @@ def run_forever(watcher: Watcher, interval: float, stop: threading.Event | None 
     if bind is None and isinstance(watcher, Watcher):
         bind = watcher.ctx.settings.watch_bind
     server = serve_health(bind, health_app(watcher.ctx, freshness)) if bind else None
+    election = elect(watcher, interval) if isinstance(watcher, Watcher) else None
     try:
         while not stop.is_set():
+            if election is not None and not stand_or_lead(election, freshness):
+                stop.wait(election.poll)
+                continue
             if scan_safely(watcher) is not None:
                 freshness.completed()
             stop.wait(interval * (0.9 + 0.2 * rand()))
     finally:
+        if election is not None:
+            resign(election)
         if server is not None:
             server.shutdown()
             server.server_close()
+
+
+def elect(watcher: Watcher, interval: float) -> Election:
+    """The watcher's claim to be the one that scans; its Slack calls are fenced by it."""
+    election = Election(watcher.ctx.store, interval)
+    watcher.notifier, watcher.fence = FencedNotifier(watcher.notifier, election), election.fence
+    return election
+
+
+def stand_or_lead(election: Election, freshness: Freshness) -> bool:
+    """True when this watcher holds the lease and scans now; else it stands by (said once per change)."""
+    try:
+        active = election.active()
+    except TagpinError as exc:              # the database is away: neither scan nor claim, say why, try again
+        log.warning("cannot reach the watcher lease: %s", exc)
+        active = False
+        why = f"standby: the watcher lease cannot be read ({exc})"
+    else:
+        why = "" if active else election.standing_by()
+    metrics.WATCH_ACTIVE.set(1 if active else 0)
+    if active and freshness.standby is not None:
+        freshness.standby, freshness.started = None, time.monotonic()     # fresh within 3 intervals from now
+    elif not active:
+        if freshness.standby is None:
+            log.info("tagpin watch: %s; taking over when it stops", why)
+        freshness.standing_by(why)
+    return active
+
+
+def scan_alone(watcher: Watcher) -> WatchReport:
+    """One scan (`tagpin watch` without --interval), refused while a long-lived watcher is active: two watchers
+    posting at once could tell the channel the same thing twice."""
+    election = elect(watcher, watcher.ctx.settings.watch_interval)
+    if not election.active():
+        raise LockHeld(f"another watcher is running ({election.standing_by().removeprefix('standby: ')}); it "
+                       f"posts the notices -- `tagpin drift` scans without posting")
+    try:
+        return watcher.scan_once()
+    finally:
+        resign(election)
+
+
+def resign(election: Election) -> None:
+    """Give the lease back on a clean stop, so a standby takes over at its next poll, not after the TTL."""
+    try:
+        election.resign()
+    except TagpinError as exc:
+        log.warning("could not release the watcher lease (it expires by itself): %s", exc)
+    metrics.WATCH_ACTIVE.set(0)

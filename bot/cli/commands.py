@@ -121,7 +121,7 @@ def do_watch(ctx: Context, args: argparse.Namespace) -> Result:
         watch.run_forever(watcher, float(args.interval or ctx.settings.watch_interval))
         stopped: WatchStoppedJSON = {"stopped": True}
         return stopped, "watcher stopped", True
-    report = watcher.scan_once()
+    report = watch.scan_alone(watcher)
     data = report.as_dict()
     return data, text.watch(data), not report.failed
 

@@ -92,6 +92,7 @@ def _domain(row: NoticeRow) -> Notice:
 class Watcher:
     def __init__(self, ctx: Context, notifier: Notifier) -> None:
         self.ctx, self.notifier = ctx, notifier
+        self.fence: Callable[[str], None] = lambda before: None   # the watcher lease's check (bot/watch.py elects)
         self.notices = ctx.tables.notices
         self.registry = WatchRegistry(ctx.registry, ctx.settings.watch_digest_ttl)
 
@@ -157,6 +158,7 @@ class Watcher:
         remind = timedelta(seconds=self.ctx.settings.watch_remind)
         decided = [(action, self._decide(action, rows, now))
                    for action in plan([_domain(r) for r in rows.values()], findings, now, remind, unjudged)]
+        self.fence("saving the scan's notices")          # a watcher that lost its lease writes nothing
         self.notices.save([row for _, row in decided])   # the store first, in one transaction: Slack loses nothing
         with self.notices.telling() if decided else nullcontext(_nobody) as said:
             for action, row in decided:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +15,8 @@ from sqlalchemy.engine import make_url
 from bot.service.deploy import Deployer
 from bot.slack.localapi import LocalSlackAPI
 from tests.e2e.conftest import Tenant
-from tests.support.processes import free_port
+from tests.support.processes import free_port, start_tagpin, until
 from tests.support.prom import Samples, scrape, total, value
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-
-def until(what: str, test: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not test():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def readyz(url: str) -> tuple[int, dict[str, object]]:
@@ -46,22 +34,10 @@ def watching(tenant: Tenant, tmp_path: Path) -> Iterator[tuple[str, LocalSlackAP
     port = free_port()
     with LocalSlackAPI() as api:
         env = {**tenant.env, "TAGPIN_DRIFT_CHANNEL": "CDRIFT", "SLACK_BOT_TOKEN": "xoxb-watch",
-               "TAGPIN_SLACK_API_URL": api.url, "TAGPIN_WATCH_BIND": f"127.0.0.1:{port}",
-               "TAGPIN_LOG_FILE": str(tmp_path / "watch.log")}
-        with (tmp_path / "watch.err").open("wb") as err:
-            proc = subprocess.Popen([sys.executable, "-m", "bot", "watch", "--interval", "1"], cwd=ROOT, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=err)
+               "TAGPIN_SLACK_API_URL": api.url, "TAGPIN_LOG_FILE": str(tmp_path / "watch.log")}
+        proc = start_tagpin(["watch", "--interval", "1"], env, "TAGPIN_WATCH_BIND", port, tmp_path / "watch.err")
         url = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            assert proc.poll() is None, (tmp_path / "watch.err").read_text()
-            try:
-                return requests.get(f"{url}/healthz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
         try:
-            until("the watcher's health port", up)
             yield url, api, proc
         finally:
             proc.terminate()
@@ -75,7 +51,7 @@ def scans(samples: Samples, result: str) -> float:
 def test_the_watcher_is_ready_while_it_scans_and_its_counters_follow_a_release(
         tenant: Tenant, watching: tuple[str, LocalSlackAPI, subprocess.Popen[bytes]]) -> None:
     url, api, proc = watching
-    until("a completed scan", lambda: scans(scrape(url), "ok") >= 1)
+    until(lambda: scans(scrape(url), "ok") >= 1, "a completed scan")
     status, body = readyz(url)
     assert status == 200, body
     assert set(body["checks"]) == {"store", "engine", "scan"}        # type: ignore[arg-type]
@@ -84,8 +60,8 @@ def test_the_watcher_is_ready_while_it_scans_and_its_counters_follow_a_release(
     assert 0 <= value(before, "tagpin_last_scan_age_seconds") < 3
 
     tenant.push("frontend", "1.11.0")                                  # a release: the tenant is behind
-    until("the behind finding", lambda: value(scrape(url), "tagpin_drift_findings", kind="behind") == 1)
-    until("the notice", lambda: bool(api.of("chat.postMessage")))
+    until(lambda: value(scrape(url), "tagpin_drift_findings", kind="behind") == 1, "the behind finding")
+    until(lambda: bool(api.of("chat.postMessage")), "the notice")
     after = scrape(url)
     assert scans(after, "ok") > scans(before, "ok")
     assert (total(after, "tagpin_registry_requests_total", kind="tags_page", status="200")
@@ -119,10 +95,10 @@ def _lose_the_store(url: str) -> None:
 def test_readyz_fails_when_scans_stop_completing_and_when_the_store_goes(
         tenant: Tenant, watching: tuple[str, LocalSlackAPI, subprocess.Popen[bytes]]) -> None:
     url, _, _ = watching
-    until("a completed scan", lambda: scans(scrape(url), "ok") >= 1)
+    until(lambda: scans(scrape(url), "ok") >= 1, "a completed scan")
     assert readyz(url)[0] == 200
     tenant.template.unlink()                 # every scan now fails (no stack template): none completes
-    until("stale scans", lambda: readyz(url)[0] == 503, timeout=30)
+    until(lambda: readyz(url)[0] == 503, "stale scans", 30)
     status, body = readyz(url)
     assert body["failing"] == ["scan"], body
     assert "more than 3 intervals (3 s)" in body["checks"]["scan"]["detail"]   # type: ignore[index]

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,23 +21,40 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_bot(env: Mapping[str, str], port: int, log: Path, timeout: float = 60) -> subprocess.Popen[bytes]:
-    """`python -m bot bot` on 127.0.0.1:port, its output in `log`; returns once /healthz answers (fails the test
-    with the log if it exits or never answers)."""
+def until(ok: Callable[[], object], why: str | Callable[[], object], timeout: float = 60,
+          poll: float = 0.1) -> float:
+    """Poll `ok()` every `poll` s until it is true; the seconds it took, or fail the test with `why` (or `why()`:
+    a process's log, read only then)."""
+    start = time.monotonic()
+    while not ok():
+        assert time.monotonic() - start < timeout, why() if callable(why) else f"timed out waiting for {why}"
+        time.sleep(poll)
+    return time.monotonic() - start
+
+
+def start_tagpin(argv: Sequence[str], env: Mapping[str, str], bind: str, port: int, log: Path,
+                 timeout: float = 60) -> subprocess.Popen[bytes]:
+    """`python -m bot ARGV` with its health port on 127.0.0.1:port (the setting `bind` names), its output in `log`;
+    returns once /healthz answers (fails the test with the log if it exits or never answers)."""
     out = log.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "bot"], cwd=ROOT,
-                            env={**env, "TAGPIN_BIND": f"127.0.0.1:{port}"}, stdout=out, stderr=out)
+    proc = subprocess.Popen([sys.executable, "-m", "bot", *argv], cwd=ROOT,
+                            env={**env, bind: f"127.0.0.1:{port}"}, stdout=out, stderr=out)
     out.close()                          # the child keeps its own descriptor
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def healthy() -> bool:
         assert proc.poll() is None, log.read_text()
         try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                return proc
+            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok
         except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+            return False
+
+    until(healthy, log.read_text, timeout, poll=0.2)
+    return proc
+
+
+def start_bot(env: Mapping[str, str], port: int, log: Path, timeout: float = 60) -> subprocess.Popen[bytes]:
+    """`tagpin bot` serving Slack on 127.0.0.1:port."""
+    return start_tagpin(["bot"], env, "TAGPIN_BIND", port, log, timeout)
 
 
 @contextmanager

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, insert, text, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, insert, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel, col, select
 
@@ -49,6 +49,62 @@ def _decided(n: NoticeRow) -> dict[str, object]:
     return {"status": n.status, "running": n.running, "target": n.target, "detail": n.detail, "stale": n.stale,
             "last_seen": n.last_seen, "last_said": n.last_said, "reminders": n.reminders,
             "resolved_at": n.resolved_at, "resolved_by": n.resolved_by}
+
+
+class Told:
+    """What the watcher told Slack, as it goes: `posted(id, ts)` and `edited(id)` (nothing owed any more).
+
+    One connection in autocommit (each write one statement, one round trip), committing without waiting for the
+    disk (SQLite: synchronous=NORMAL, safe in WAL mode; PostgreSQL: synchronous_commit off, still atomic): a crash
+    of tagpin loses nothing written; a crash of the machine or the database server could lose the last few ts's,
+    and those notices would be posted again. The notices themselves were saved durably first (`save`). A failed
+    write is a StoreError for that notice; the next ones are still recorded."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.edits = store, set[int]()
+        self._conn: Connection | None = None
+        self._restore = ""
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            try:
+                conn = self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                if conn.dialect.name == "sqlite":
+                    self._restore = f"PRAGMA synchronous={int(conn.exec_driver_sql('PRAGMA synchronous').scalar_one())}"
+                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                elif conn.dialect.name == "postgresql":
+                    self._restore = "RESET synchronous_commit"
+                    conn.exec_driver_sql("SET synchronous_commit = off")
+            except SQLAlchemyError as exc:
+                raise self.store.error(exc) from exc
+            self._conn = conn
+        return self._conn
+
+    def _write(self, where: ColumnElement[bool], **values: object) -> None:
+        conn = self._connection()
+        try:
+            conn.execute(update(TABLE).where(where).values(**values))
+        except SQLAlchemyError as exc:
+            raise self.store.error(exc) from exc
+
+    def posted(self, notice_id: int, ts: str) -> None:
+        self._write(TABLE.c.id == notice_id, ts=ts, stale=False)
+
+    def edited(self, notice_id: int) -> None:
+        self.edits.add(notice_id)
+
+    def close(self) -> None:
+        """Record the edits (one UPDATE), give the connection back as durable as it was."""
+        try:
+            if self.edits:
+                self._write(TABLE.c.id.in_(sorted(self.edits)), stale=False)
+        finally:
+            if self._conn is not None:
+                try:
+                    if self._restore:
+                        self._conn.exec_driver_sql(self._restore)
+                finally:
+                    self._conn.close()
 
 
 class NoticeStore:
@@ -101,37 +157,15 @@ class NoticeStore:
             notice.id = ids[key]
 
     @contextmanager
-    def telling(self) -> Iterator[Callable[[int, str], None]]:
-        """While the watcher talks to Slack: `said(id, ts)` records that Slack has a notice as stored (its message
-        ts, nothing owed) right after each Slack call, so a crash of tagpin loses at most one notice's ts (it is
-        posted again). One connection for the batch, in autocommit: each record is one UPDATE, one round trip.
-        On SQLite that connection commits without fsync (synchronous=NORMAL, safe in WAL mode against a crash of
-        the process, not of the machine): the notices themselves were saved durably first; what a power cut could
-        lose is the last few ts's, so those notices would be posted again. A failed write is a StoreError for that
-        notice; the next ones are still recorded."""
+    def telling(self) -> Iterator[Told]:
+        """While the watcher talks to Slack, what Slack now has: a new message's ts is recorded right after its
+        post (a crash loses at most that one, then posted again); edits are recorded together when the batch
+        ends (a crash only means they are sent again, and an edit is idempotent). One connection for the batch."""
+        told = Told(self.store)
         try:
-            conn = self.store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            sqlite = conn.dialect.name == "sqlite"
-            if sqlite:
-                was = conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
-                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-        except SQLAlchemyError as exc:
-            raise self.store.error(exc) from exc
-
-        def said(notice_id: int, ts: str) -> None:
-            try:
-                conn.execute(update(TABLE).where(TABLE.c.id == notice_id).values(ts=ts, stale=False))
-            except SQLAlchemyError as exc:
-                raise self.store.error(exc) from exc
-
-        try:
-            yield said
+            yield told
         finally:
-            try:
-                if sqlite:
-                    conn.exec_driver_sql(f"PRAGMA synchronous={int(was)}")   # the pooled connection as it was
-            finally:
-                conn.close()
+            told.close()
 
     def snooze(self, notice_id: int, hours: float, by: str) -> DriftNotice | None:
         with self.store.session() as s:

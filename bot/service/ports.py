@@ -6,7 +6,7 @@ the Protocol of its columns (bot/service/rows.py), so the service depends on wha
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -96,6 +96,13 @@ class Outbox(Protocol):
     def failed(self, row_id: int, error: str) -> None: ...
 
 
+class Told(Protocol):
+    """What the watcher told Slack (Notices.telling): a failed write raises StoreError for that notice."""
+
+    def posted(self, notice_id: int, ts: str) -> None: ...     # recorded at once: else it would be posted again
+    def edited(self, notice_id: int) -> None: ...              # recorded when the batch ends: an edit is idempotent
+
+
 class Notices(Protocol):
     """The watcher's drift notices (bot.adapters.notices.NoticeStore)."""
 
@@ -107,9 +114,8 @@ class Notices(Protocol):
         """Write the watcher's decisions in one transaction, before Slack hears of any: a new notice is inserted and
         given its id; the others' lifecycle columns are updated -- never the snooze (a click) nor the ts (said)."""
         ...
-    def telling(self) -> AbstractContextManager[Callable[[int, str], None]]:
-        """While the watcher talks to Slack: `said(id, ts)` records Slack has the notice as stored (its message
-        ts, nothing owed), one commit right after each Slack call; a failed write raises StoreError."""
+    def telling(self) -> AbstractContextManager[Told]:
+        """While the watcher talks to Slack, what Slack now has: a post's ts at once, edits when the batch ends."""
         ...
     def snooze(self, notice_id: int, hours: float, by: str) -> NoticeRow | None: ...
     def fixing_deployment(self, tenant: str, since: datetime) -> DeploymentRow | None: ...

@@ -19,6 +19,7 @@ from bot.domain.times import utcnow
 from bot.errors import NotFound, RateLimited, TagpinError
 from bot.service.context import Context
 from bot.service.observe import Observer, Scan, ScanRegistry, finding_dict
+from bot.service.ports import Told
 from bot.service.resolve import Registry
 from bot.service.rows import NoticeRow
 from bot.service.views import SaidJSON, WatchJSON
@@ -79,8 +80,15 @@ class WatchRegistry:
         return digest
 
 
-def _nobody(notice_id: int, ts: str) -> None:
-    """Nothing to tell Slack, so nothing to record (no connection held for an empty batch)."""
+class _Nobody:
+    """Nothing told, nothing to record: no connection held for an empty batch."""
+
+    def posted(self, notice_id: int, ts: str) -> None: ...
+
+    def edited(self, notice_id: int) -> None: ...
+
+
+NOBODY = _Nobody()
 
 
 def _domain(row: NoticeRow) -> Notice:
@@ -146,12 +154,12 @@ class Watcher:
                     + self.incomplete_findings(scan))
         report = WatchReport(now, findings, registry_errors=[str(e) for e in scan.errors], unknown=len(unjudged))
         owed_rows = self.notices.owed()
-        with self.notices.telling() if owed_rows else nullcontext(_nobody) as said:
+        with self.notices.telling() if owed_rows else nullcontext(NOBODY) as told:
             for owed in owed_rows:
                 try:
                     self.notifier.update(owed)
-                    assert owed.id is not None and owed.ts is not None
-                    said(owed.id, owed.ts)
+                    assert owed.id is not None
+                    told.edited(owed.id)
                 except TagpinError as exc:
                     report.failed.append(f"resolve notice #{owed.id}: {exc}")
         rows = {r.id: r for r in self.notices.open()}
@@ -160,9 +168,9 @@ class Watcher:
                    for action in plan([_domain(r) for r in rows.values()], findings, now, remind, unjudged)]
         self.fence("saving the scan's notices")          # a watcher that lost its lease writes nothing
         self.notices.save([row for _, row in decided])   # the store first, in one transaction: Slack loses nothing
-        with self.notices.telling() if decided else nullcontext(_nobody) as said:
+        with self.notices.telling() if decided else nullcontext(NOBODY) as told:
             for action, row in decided:
-                self._tell(action.verb, row, report, said)
+                self._tell(action.verb, row, report, told)
         # The report's time is the recorded scan's, so `drift --json` and `watch --json` name the same scan.
         report.scanned_at = self.ctx.store.record_scan(len(scan.tenants), len(findings), "watch").finished_at
         return report
@@ -188,20 +196,22 @@ class Watcher:
         row.stale = row.ts is not None and action.verb in ("update", "resolve")
         return row
 
-    def _tell(self, verb: Verb, row: NoticeRow, report: WatchReport, said: Callable[[int, str], None]) -> None:
-        """Tell Slack what the stored notice says, then record that it was told (one commit per Slack call)."""
+    def _tell(self, verb: Verb, row: NoticeRow, report: WatchReport, told: Told) -> None:
+        """Tell Slack what the stored notice says, then record that it was told: a post's ts at once, an edit when
+        the batch ends, a reminder not at all (the saved row already says when it was said)."""
         assert row.id is not None
         try:
             if verb == "post" or row.ts is None:
                 if verb == "resolve":
                     return                    # never told, nothing to take back
                 row.ts = self.notifier.post(row)
+                told.posted(row.id, row.ts)
             elif verb == "remind":
                 self.notifier.remind(row)
             else:
                 self.notifier.update(row)
+                told.edited(row.id)
             row.stale = False
-            said(row.id, row.ts)
             report.said.append({"verb": verb, "notice": row.id, "tenant": row.tenant,
                                 "service": row.service, "kind": row.kind, "resolved_by": row.resolved_by})
         except TagpinError as exc:

@@ -1,5 +1,5 @@
 """The drift notices' store on real SQLite and PostgreSQL: a scan's decisions in one transaction, never a click's
-snooze overwritten, and one commit per notice Slack was told of."""
+snooze overwritten, a post's ts recorded at once and a batch's edits together."""
 
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def test_saving_the_watcher_s_decision_keeps_a_snooze_clicked_meanwhile_and_the_
     row = notices.new("t", "web", "behind", "C1", utcnow())
     notices.save([row])
     assert row.id is not None
-    with notices.telling() as said:
-        said(row.id, "111.222")
+    with notices.telling() as told:
+        told.posted(row.id, "111.222")
     notices.snooze(row.id, 24, "U-bob")            # a click in Slack, between the scan's read and its write
     row.detail, row.ts = "edited", None           # the scan's copy knows neither
     notices.save([row])
@@ -78,23 +78,32 @@ def test_saving_the_watcher_s_decision_keeps_a_snooze_clicked_meanwhile_and_the_
     assert stored.snoozed_until is not None and stored.snoozed_until > utcnow() + timedelta(hours=23)
 
 
-def test_each_notice_told_is_one_update_on_one_connection(notices: NoticeStore) -> None:
-    rows = [notices.new("t", f"s{i}", "behind", "C1", utcnow()) for i in range(3)]
+def test_each_post_is_recorded_at_once_and_the_batch_s_edits_in_one_update_on_one_connection(
+        notices: NoticeStore) -> None:
+    rows = [notices.new("t", f"s{i}", "behind", "C1", utcnow()) for i in range(6)]
     for n in rows:
         n.stale = True
     notices.save(rows)
+    ids = [n.id for n in rows if n.id is not None]
     checkouts: list[object] = []
     event.listen(notices.store.engine, "checkout", lambda *a: checkouts.append(a))
-    with statements(notices.store) as sent, notices.telling() as said:
-        for i, n in enumerate(rows):
-            assert n.id is not None
-            said(n.id, f"{i}.0")
-    assert [s for s in sent if s not in ("SELECT", "PRAGMA")] == ["UPDATE"] * 3, sent      # autocommit
+    with statements(notices.store) as sent, notices.telling() as told:
+        for i, notice_id in enumerate(ids[:3]):
+            told.posted(notice_id, f"{i}.0")
+            assert [s for s in sent if s == "UPDATE"] == ["UPDATE"] * (i + 1)      # on the database before the next
+        for notice_id in ids[3:]:
+            told.edited(notice_id)
+        assert sent.count("UPDATE") == 3                                          # edits wait for the batch's end
+    assert [s for s in sent if s not in ("SELECT", "PRAGMA", "SET", "RESET")] == ["UPDATE"] * 4, sent  # autocommit
     assert len(checkouts) == 1
-    if notices.store.engine.dialect.name == "sqlite":      # the pooled connection is given back as durable as it was
-        with notices.store.engine.connect() as conn:
+    with notices.store.engine.connect() as conn:          # the pooled connection is given back as durable as it was
+        if conn.dialect.name == "sqlite":
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == 2          # FULL
-    assert {n.ts: n.stale for n in notices.open()} == {"0.0": False, "1.0": False, "2.0": False}
+        else:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+    assert {n.service: (n.ts, n.stale) for n in notices.open()} == {
+        "s0": ("0.0", False), "s1": ("1.0", False), "s2": ("2.0", False),
+        "s3": (None, False), "s4": (None, False), "s5": (None, False)}
 
 
 def test_a_failed_record_is_a_store_error_for_that_notice_and_the_next_is_still_recorded(
@@ -102,8 +111,8 @@ def test_a_failed_record_is_a_store_error_for_that_notice_and_the_next_is_still_
     a, b = notices.new("t", "a", "behind", "C1", utcnow()), notices.new("t", "b", "behind", "C1", utcnow())
     notices.save([a, b])
     assert a.id is not None and b.id is not None
-    with notices.telling() as said:
+    with notices.telling() as told:
         with pytest.raises(StoreError, match="database error on"):
-            said(a.id, object())  # type: ignore[arg-type]  # no driver can bind it: the write fails
-        said(b.id, "2.0")
+            told.posted(a.id, object())  # type: ignore[arg-type]  # no driver can bind it: the write fails
+        told.posted(b.id, "2.0")
     assert {n.service: n.ts for n in notices.open()}["b"] == "2.0"

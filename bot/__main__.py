@@ -22,7 +22,7 @@ from bot.adapters.swarm import Swarm
 from bot.cli.commands import COMMANDS
 from bot.cli.parser import parse
 from bot.config import Settings
-from bot.errors import ConfirmationRequired, TagpinError
+from bot.errors import ConfirmationRequired, OutcomeUnrecorded, TagpinError
 from bot.service.context import Context, Tables
 
 log = logging.getLogger("tagpin")
@@ -76,7 +76,11 @@ def one_line(message: str) -> str:
 
 
 def refusal(tenant: str, exc: TagpinError) -> dict[str, Any]:
-    """A deploy or rollback that applied nothing still answers in the deploy shape, with outcome "refused"."""
+    """A deploy or rollback that applied nothing still answers in the deploy shape, with outcome "refused"; one
+    whose outcome the database could not take says "unrecorded" and which deployment it was."""
+    if isinstance(exc, OutcomeUnrecorded):
+        return {"tenant": tenant, "deployment_id": exc.deployment_id, "outcome": "unrecorded", "services": [],
+                "risks": [], "compose": ""}
     plan = exc.plan.as_dict() if isinstance(exc, ConfirmationRequired) and exc.plan is not None else {}
     return {"tenant": tenant, "deployment_id": None, "outcome": "refused", "services": plan.get("services", []),
             "risks": plan.get("risks", []), "compose": ""}

@@ -65,6 +65,14 @@ class StoreError(TagpinError):
     """The database could not be read or written."""
 
 
+class OutcomeUnrecorded(StoreError):
+    """The database failed under a deploy that Swarm was given: its row stays running until reconciled."""
+
+    def __init__(self, message: str, deployment_id: int) -> None:
+        super().__init__(message)
+        self.deployment_id = deployment_id
+
+
 class LockHeld(TagpinError):
     """Another deploy of the same tenant is running."""
 

@@ -56,10 +56,10 @@ def _with_poster(ctx: Context) -> Context:
     settings = ctx.settings
     if ctx.poster is not None or not (settings.audit_channel and settings.slack_bot_token):
         return ctx
-    from bot.slack.app import web_client
+    from bot.slack.app import client_from
     from bot.slack.posting import SlackPoster
 
-    return replace(ctx, poster=SlackPoster(web_client(settings.slack_api_url, settings.slack_bot_token)))
+    return replace(ctx, poster=SlackPoster(client_from(settings)))
 
 
 def _deploying(ctx: Context, args: argparse.Namespace, command: Command, verb: str, dry_run: bool = False,
@@ -112,11 +112,11 @@ def do_tenants(ctx: Context, args: argparse.Namespace) -> Result:
 
 def do_watch(ctx: Context, args: argparse.Namespace) -> Result:
     from bot import watch
-    from bot.slack.app import web_client
+    from bot.slack.app import client_from
 
     if not ctx.settings.slack_bot_token:
         raise UsageError("set SLACK_BOT_TOKEN (and TAGPIN_SLACK_API_URL for a local stand-in) for the watcher")
-    watcher = watch.make_watcher(ctx, web_client(ctx.settings.slack_api_url, ctx.settings.slack_bot_token))
+    watcher = watch.make_watcher(ctx, client_from(ctx.settings))
     if not args.once:
         watch.run_forever(watcher, float(args.interval or ctx.settings.watch_interval))
         stopped: WatchStoppedJSON = {"stopped": True}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from bot.domain.plans import Plan
 from bot.domain.running import ConvergeReport
 from bot.domain.stacks import Pin
-from bot.errors import StoreError, TagpinError
+from bot.errors import OutcomeUnrecorded, StoreError, TagpinError
 from bot.service import stopping
 from bot.service.context import Context
 from bot.service.ports import Lease
@@ -88,7 +88,7 @@ def apply(ctx: Context, tenant: str, actor: str, command: Command, plan: Plan, c
     except StoreError as exc:
         # The database went away mid-deploy: writing "failed" would be neither true nor possible. The row stays
         # "running", and reconciling judges it from what Swarm runs once the database is back.
-        raise StoreError(unrecorded(tenant, row.id, exc)) from exc
+        raise OutcomeUnrecorded(unrecorded(tenant, row.id, exc), row.id) from exc
     except BaseException as exc:
         # Never leave a deployment "running" behind: a bug or a forced interrupt still ends it, audited.
         message = f"interrupted: {type(exc).__name__}: {exc}"

@@ -13,8 +13,9 @@ from bot.domain.plans import PlanServiceJSON
 
 Command = Literal["deploy", "rollback"]
 # planned: a dry run. awaiting_confirmation: a risky plan parked for a human (a result, not an error).
+# unrecorded: Swarm was given the stack but the database failed under the deploy (`tagpin status` settles it).
 Outcome = Literal["planned", "awaiting_confirmation", "converged", "rolled_back", "failed", "refused",
-                  "interrupted"]
+                  "interrupted", "unrecorded"]
 # The steps every listener sees, in order; "rolling back" only when verification timed out.
 StepName = Literal["resolving", "planned", "applying", "verifying", "rolling back", "done"]
 # Replies in the audit thread beside the steps: what happened to the command as a whole.

@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from werkzeug.exceptions import HTTPException
 
 from bot import health, metrics
+from bot.config import Settings
 from bot.errors import ChatError, UsageError
 from bot.service import stopping
 from bot.service.confirmations import seen_requests
@@ -55,6 +56,12 @@ def web_client(base_url: str, token: str | None, *, backoff: float = 0.5) -> Web
     ])
 
 
+def client_from(settings: Settings) -> WebClient:
+    """The bot's client as the settings say: SLACK_BOT_TOKEN at TAGPIN_SLACK_API_URL (the bot, the watcher and a
+    CLI deploy that posts its own audit thread all build it here)."""
+    return web_client(settings.slack_api_url, settings.slack_bot_token)
+
+
 def build(ctx: Context, *, client: WebClient | None = None) -> tuple[App, Runtime]:
     """The bolt App and the runtime its listeners share; signature verification is always on."""
     settings = ctx.settings
@@ -63,7 +70,7 @@ def build(ctx: Context, *, client: WebClient | None = None) -> tuple[App, Runtim
                          "(Basic Information → App Credentials → Signing Secret)")
     if not settings.slack_bot_token:
         raise UsageError("SLACK_BOT_TOKEN is not set (OAuth & Permissions → Bot User OAuth Token, xoxb-…)")
-    client = client or web_client(settings.slack_api_url, settings.slack_bot_token)
+    client = client or client_from(settings)
     try:
         # bolt checks the token with auth.test here: an unreachable Slack or a refused token stops the start.
         app = App(signing_secret=settings.slack_signing_secret or "", client=client,

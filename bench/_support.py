@@ -117,13 +117,49 @@ def database(kind: str, directory: Path) -> Iterator[str]:
         admin.dispose()
 
 
-class Timed:
-    """Wraps a store or table to sum the wall time spent in its methods, per method (attributes pass through)."""
+class SlackProcess:
+    """The local Slack Web API stand-in (LocalSlackAPI) in a process of its own, as Slack is elsewhere: its
+    request threads then do not share the measured process's interpreter (its GIL, its allocator) and a figure
+    like the store's time per notice is the store's. `methods()` lists the Web API methods called so far."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.seconds: defaultdict[str, float] = defaultdict(float)
-        self.calls: Counter[str] = Counter()
+    def __enter__(self) -> SlackProcess:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._proc = context.Process(target=_serve_slack, args=(child,), name="local-slack-api", daemon=True)
+        self._proc.start()
+        self.url: str = self._conn.recv()
+        return self
+
+    def methods(self) -> list[str]:
+        self._conn.send("methods")
+        methods: list[str] = self._conn.recv()
+        return methods
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.send("stop")
+        self._proc.join(10)
+
+
+def _serve_slack(conn: Any) -> None:
+    from bot.slack.localapi import LocalSlackAPI
+
+    with LocalSlackAPI() as api:
+        conn.send(api.url)
+        while conn.recv() != "stop":
+            conn.send([c.method for c in api.calls])
+
+
+class Timed:
+    """Wraps a store or table to sum the wall time spent in its methods, per method (attributes pass through).
+    What a method returns as a context manager (the notices' `telling`) counts too: its enter and exit under the
+    method's name, and the calls on what it yields as `name().method`."""
+
+    def __init__(self, inner: Any, prefix: str = "", parent: Timed | None = None) -> None:
+        self.inner, self.prefix = inner, prefix
+        self.seconds: defaultdict[str, float] = parent.seconds if parent else defaultdict(float)
+        self.calls: Counter[str] = parent.calls if parent else Counter()
 
     def reset(self) -> None:
         self.seconds.clear()
@@ -132,6 +168,10 @@ class Timed:
     @property
     def total(self) -> float:
         return sum(self.seconds.values())
+
+    def _count(self, name: str, start: float) -> None:
+        self.seconds[self.prefix + name] += time.perf_counter() - start
+        self.calls[self.prefix + name] += 1
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
@@ -143,9 +183,7 @@ class Timed:
             try:
                 result = attr(*args, **kwargs)
             finally:
-                self.seconds[name] += time.perf_counter() - start
-                self.calls[name] += 1
-            # A context manager (the notices' `telling`): its enter and exit, and the callable it yields, count too.
+                self._count(name, start)
             return self._context(name, result) if hasattr(result, "__enter__") else result
 
         return timed
@@ -153,23 +191,14 @@ class Timed:
     @contextmanager
     def _context(self, name: str, inner: Any) -> Iterator[Any]:
         start = time.perf_counter()
-        yielded = inner.__enter__()
-        self.seconds[name] += time.perf_counter() - start
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return yielded(*args, **kwargs)
-            finally:
-                self.seconds[f"{name}()"] += time.perf_counter() - start
-                self.calls[f"{name}()"] += 1
-
+        yielded = Timed(inner.__enter__(), f"{self.prefix}{name}().", self)
+        self.seconds[self.prefix + name] += time.perf_counter() - start
         try:
-            yield timed if callable(yielded) else yielded
+            yield yielded
         finally:
             start = time.perf_counter()
             inner.__exit__(None, None, None)
-            self.seconds[name] += time.perf_counter() - start
+            self.seconds[self.prefix + name] += time.perf_counter() - start
 
     def breakdown(self) -> str:
         return ", ".join(f"{name} {self.calls[name]}x {1000 * s:.1f} ms" for name, s in

@@ -1,13 +1,17 @@
 """Benchmark: acknowledgement latency of signed /status and /deploy requests, 20 at a time, over real HTTP.
 
-The bot runs as `tagpin bot` (HTTP mode) in its own process, as in production; this process plays Slack:
-the Web API stand-in, and 20 threads sending pre-signed slash commands to /slack/events on 127.0.0.1.
+Run from the repo root: `.venv/bin/python bench/bench_ack.py [--bots N] [--database sqlite|postgres]`.
+The bot runs as `tagpin bot` (HTTP mode) in its own process, as in production -- with `--bots 2`, two of them on
+one store, the requests dealt to them in turn as a load balancer would; this process plays Slack: the Web API
+stand-in, and 20 threads sending pre-signed slash commands to /slack/events on 127.0.0.1. `--database postgres`
+puts the store in a fresh database of the cluster `scripts/services.sh --postgres` starts (dropped afterwards).
 """
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,9 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402 -- after the sys.path line, so the bench runs from a checkout
+from _support import database  # noqa: E402
 
 from bot.slack.localapi import LocalSlackAPI  # noqa: E402
 from bot.slack.signing import signed_headers, slash_body  # noqa: E402
+from tests.support.processes import free_port, start_bot  # noqa: E402
 
 TARGET_P99_MS = 50.0            # ours; Slack's limit is 3,000 ms
 CONCURRENCY = 20
@@ -30,45 +36,37 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "25"))
 SECRET = "bench-signing-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(100):
-        if proc.poll() is not None:
-            raise SystemExit(f"tagpin bot exited with {proc.returncode}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise SystemExit("tagpin bot did not start")
-
-
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp, LocalSlackAPI() as api:
-        port = free_port()
-        env = {**os.environ, "HOME": tmp, "TAGPIN_DATABASE_URL": f"sqlite:///{tmp}/b.db",
-               "TAGPIN_STACK_TEMPLATE": str(ROOT / "stacks" / "demo.yml"), "TAGPIN_BIND": f"127.0.0.1:{port}",
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--bots", type=int, default=1, help="`tagpin bot` processes sharing the store (default 1)")
+    p.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, LocalSlackAPI() as api, database(args.database, Path(tmp)) as db:
+        env = {**os.environ, "HOME": tmp, "TAGPIN_DATABASE_URL": db,
+               "TAGPIN_STACK_TEMPLATE": str(ROOT / "stacks" / "demo.yml"),
                "TAGPIN_INSECURE_REGISTRIES": "127.0.0.1:5000", "TAGPIN_SLACK_API_URL": api.url,
                "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "TAGPIN_DEPLOYERS": "UBENCH"}
         env.pop("SLACK_APP_TOKEN", None)
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "bot"], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs: list[subprocess.Popen[bytes]] = []
         try:
-            url = f"http://127.0.0.1:{port}/slack/events"
-            wait_up(f"http://127.0.0.1:{port}/healthz", proc)
+            ports = []
+            for i in range(args.bots):       # one after the other: the first migrates the fresh store
+                ports.append(free_port())
+                procs.append(start_bot(env, ports[-1], Path(tmp) / f"bot{i}.log"))
+            urls = [f"http://127.0.0.1:{port}/slack/events" for port in ports]
             items = [("/status", f"bench{i % 5}") if i % 2 else ("/deploy", f"bench{i % 5} --dry-run")
                      for i in range(CONCURRENCY * ROUNDS)]
+            dealt = itertools.cycle(urls)     # request i to bot i mod N, as a round-robin balancer deals them
             bodies = [(c, slash_body(c, t, user_id="UBENCH", user_name="bench", channel_id="CBENCH",
-                                     response_url=api.response_url(f"r{i}"))) for i, (c, t) in enumerate(items)]
-            requests.post(url, data=bodies[0][1], headers=signed_headers(SECRET, bodies[0][1]), timeout=10)
+                                     response_url=api.response_url(f"r{i}")), next(dealt))
+                      for i, (c, t) in enumerate(items)]
+            for n, url in enumerate(urls):    # warm-up: one answered request per bot (each its own: a replay
+                warm = slash_body("/status", "bench0", user_id="UBENCH", user_name="bench",   # is not acted on)
+                                  channel_id="CBENCH", response_url=api.response_url(f"warm{n}"))
+                requests.post(url, data=warm, headers=signed_headers(SECRET, warm), timeout=10)
 
-            def one(item: tuple[str, str]) -> tuple[str, float]:
-                command, body = item
+            def one(item: tuple[str, str, str]) -> tuple[str, float]:
+                command, body, url = item
                 headers = signed_headers(SECRET, body)          # signed as Slack signs, before the clock starts
                 started = time.perf_counter()
                 reply = requests.post(url, data=body, headers=headers, timeout=10)
@@ -82,15 +80,19 @@ def main() -> int:
                 # Bursts of 20 at once (Slack delivers a busy channel's commands together); the next burst
                 # comes when the previous one's work has answered, as people read before they type again.
                 for burst in range(ROUNDS):
-                    batch = bodies[1 + burst * CONCURRENCY:1 + (burst + 1) * CONCURRENCY]
+                    batch = bodies[burst * CONCURRENCY:(burst + 1) * CONCURRENCY]
                     results += pool.map(one, batch)
-                    api.wait_for(2 + (burst + 1) * CONCURRENCY, 120)   # auth.test, warm-up, one answer each
+                    # each bot's auth.test and warm-up answer, then one answer per request
+                    api.wait_for(2 * args.bots + (burst + 1) * CONCURRENCY, 120)
             acked = time.perf_counter() - started
         finally:
-            proc.terminate()
-            proc.wait(10)
-    print(f"ack latency: {len(results)} signed requests, {CONCURRENCY} concurrent, `tagpin bot` over HTTP "
-          f"on 127.0.0.1 ({os.cpu_count()} CPUs)")
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(30)
+    bots = f"{args.bots} `tagpin bot` processes" if args.bots > 1 else "`tagpin bot`"
+    print(f"ack latency: {len(results)} signed requests, {CONCURRENCY} concurrent, {bots} over HTTP on "
+          f"127.0.0.1, store {args.database} ({os.cpu_count()} CPUs)")
     print(f"{'command':<10}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     worst = 0.0
     for name in ("/status", "/deploy", "all"):

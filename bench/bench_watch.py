@@ -4,14 +4,14 @@ Run from the repo root: `.venv/bin/python bench/bench_watch.py [--tenants 100] [
 [--database sqlite|postgres|both]`.
 Setup is bench_drift_scan's (stacks with replicas 0 on the real Swarm, tenants in the store), then `--behind`
 repositories get a newer release. ONE Watcher (as the `tagpin watch` process) posts to the local Slack Web API
-stand-in and scans: 1. cold; 2. nothing changed; 3. after a newer release of the same repositories (notices
-edited in place). Scans 2 and 3 run "one watch interval later" on a skipped clock shared by the registry
-client and the watcher's digest memory, so the listing cache (60 s) has expired as it would have between real
-scans (default interval 300 s) while the digests (900 s) are still remembered. With `--database both` (the
-default) a new watcher does the three scans on a fresh SQLite file, then on a fresh PostgreSQL database, over
-the same stacks (the second round's scan 3 pushes the next release, so it too edits every notice). "store per
-notice" is the wall time spent in the notice store's calls during the scan divided by the notices the scan
-carried out. Exits 1 only if setup or a scan raised; a missed target is printed, not fatal.
+stand-in (in a process of its own, as Slack is elsewhere) and scans: 1. cold; 2. nothing changed; 3. after a newer
+release of the same repositories (notices edited in place). Scans 2 and 3 run "one watch interval later" on a
+skipped clock shared by the registry client and the watcher's digest memory, so the listing cache (60 s) has expired
+as it would have between real scans (default interval 300 s) while the digests (900 s) are still remembered. With
+`--database both` (the default) a new watcher does the three scans on a fresh SQLite file, then on a fresh
+PostgreSQL database, over the same stacks (the second round's scan 3 pushes the next release, so it too edits every
+notice). "store per notice" is the wall time spent in the notice store's calls during the scan divided by the
+notices the scan carried out. Exits 1 only if setup or a scan raised; a missed target is printed, not fatal.
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from _fleet import Fleet, parse, parser, run
-from _support import Timed, Workspace
+from _support import SlackProcess, Timed, Workspace
 
 from bot.adapters.registry import RegistryClient
 from bot.service.context import Context
 from bot.service.rows import NoticeRow
 from bot.service.watching import Notifier, Watcher, WatchRegistry
 from bot.slack.app import web_client
-from bot.slack.localapi import LocalSlackAPI
 from bot.watch import make_watcher
 
 TARGET_ENGINE_CALLS = 3
@@ -82,11 +81,11 @@ class Bench:
     watcher: Watcher
     notifier: TimedNotifier
     notices: Timed
-    slack: LocalSlackAPI
+    slack: SlackProcess
     repos: int
 
 
-def long_lived_watcher(ws: Workspace, slack: LocalSlackAPI, clock: SkippedClock) -> Bench:
+def long_lived_watcher(ws: Workspace, slack: SlackProcess, clock: SkippedClock) -> Bench:
     """The watcher `tagpin watch` builds, its registry client and digest memory reading the skipped clock."""
     ws.env["TAGPIN_DRIFT_CHANNEL"] = CHANNEL
     ctx = ws.context()
@@ -109,7 +108,7 @@ def scan(b: Bench, label: str, quiet_expected: bool) -> tuple[float, float | Non
     """One scan_once; print registry requests by kind, Engine API calls, Slack calls by method, findings, the
     notice store's time, wall time; return (wall s, store ms per notice carried out or None)."""
     engine_before = b.ctx.swarm.api_calls if "swarm" in vars(b.ctx) else 0  # the engine is opened lazily
-    registry_before, slack_before = dict(b.registry.stats), len(b.slack.calls)
+    registry_before, slack_before = dict(b.registry.stats), len(b.slack.methods())
     b.notifier.seconds = 0.0
     b.notices.reset()
     start = time.monotonic()
@@ -117,7 +116,7 @@ def scan(b: Bench, label: str, quiet_expected: bool) -> tuple[float, float | Non
     wall = time.monotonic() - start
     engine = b.ctx.swarm.api_calls - engine_before
     sent = {k: v - registry_before.get(k, 0) for k, v in b.registry.stats.items() if v - registry_before.get(k, 0)}
-    slack = Counter(c.method for c in b.slack.calls[slack_before:])
+    slack = Counter(b.slack.methods()[slack_before:])
     requests = sum(sent.values())
     told = slack["chat.postMessage"] + slack["chat.update"]
     print(f"{label}: {wall:.2f} s")
@@ -160,7 +159,7 @@ def main() -> int:
             if per is not None:
                 figures[f"scan {n}: store per notice (ms)"] = per
 
-        with LocalSlackAPI() as slack:
+        with SlackProcess() as slack:
             clock = SkippedClock()
             b = long_lived_watcher(ws, slack, clock)
             b.repos = len(f.names)

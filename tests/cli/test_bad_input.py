@@ -43,13 +43,15 @@ def refused(done: subprocess.CompletedProcess[str], code: int, needle: str) -> N
 
 
 def rows(database: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table but the schema marker, read with sqlite3 itself (not the store under test)."""
+    """Every row of every table but the schema markers (tagpin_schema, alembic_version), read with sqlite3 itself
+    (not the store under test)."""
     if not database.exists():
         return {}
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         db.row_factory = sqlite3.Row
         tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        found = {t: [dict(r) for r in db.execute(f'SELECT * FROM "{t}"')] for t in tables if t != "tagpin_schema"}
+        found = {t: [dict(r) for r in db.execute(f'SELECT * FROM "{t}"')] for t in tables
+                 if t not in ("tagpin_schema", "alembic_version")}
     return {table: found[table] for table in found if found[table]}
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.adapters.confirmations import ConfirmationTable
 from bot.adapters.converge import Converger
+from bot.adapters.jobs import Jobs
 from bot.adapters.notices import NoticeStore
 from bot.adapters.outbox import Outbox
 from bot.adapters.registry import RegistryClient
@@ -22,7 +23,7 @@ from bot.adapters.swarm import Swarm
 from bot.cli.commands import COMMANDS
 from bot.cli.parser import parse
 from bot.config import Settings
-from bot.errors import ConfirmationRequired, OutcomeUnrecorded, TagpinError
+from bot.errors import ConfirmationRequired, OutcomeUnrecorded, TagpinError, UsageError
 from bot.service.context import Context, Tables
 
 log = logging.getLogger("tagpin")
@@ -44,7 +45,7 @@ def build_context(settings: Settings, migrate: bool = True) -> Context:
     registry = RegistryClient(insecure=settings.insecure_registries, docker_config=settings.docker_config,
                               cache_ttl=settings.registry_cache_ttl, ca_bundle=settings.registry_ca)
     tables = Tables(outbox=Outbox(store), notices=NoticeStore(store), seen=SeenRequests(store),
-                    confirmations=ConfirmationTable(store))
+                    confirmations=ConfirmationTable(store), jobs=Jobs(store))
     swarm = cache(lambda: Swarm.from_env(settings.docker_environ))      # opened on first use, once
     return Context(settings, store, registry, swarm, tables, lambda: Converger(swarm(), poll=CONVERGE_POLL))
 
@@ -56,11 +57,25 @@ def _shell(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _bot(ctx: Context, args: argparse.Namespace) -> int:
-    from bot.slack.app import serve
+    from bot.slack import app, server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve(ctx)
-    return 0
+    if ctx.settings.slack_app_token:
+        if args.role != "all":
+            raise UsageError(f"--role {args.role} is for the HTTP server; with SLACK_APP_TOKEN (Socket Mode) "
+                             "`tagpin bot` is one process")
+        app.serve_socket_mode(ctx)
+        return 0
+    if args.role == "jobs":
+        app.serve_jobs(ctx)
+        return 0
+    if args.role == "http":
+        settings = ctx.settings
+        ctx.store.close()       # each worker opens its own after the fork; none is shared
+        return server.serve_http(settings, lambda: app.http_app(build_context(settings)))
+    app.build(ctx, role="http")          # settings and the token checked once, before any child starts
+    ctx.store.close()
+    return server.supervise(server.role_command)
 
 
 # Commands that run until stopped and print as they go, outside the one-JSON-object contract.

@@ -31,6 +31,15 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(environ: Mapping[str, str], name: str, default: int, most: int = 64) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= most:
+        raise UsageError(f"{name} must be a whole number from 1 to {most}, not {raw!r}")
+    return int(raw)
+
+
 def _migrate(environ: Mapping[str, str]) -> MigrateMode:
     """TAGPIN_MIGRATE: auto (default) upgrades the schema at start-up; never leaves it to `tagpin migrate`."""
     raw = (environ.get("TAGPIN_MIGRATE") or "auto").strip().lower()
@@ -114,6 +123,10 @@ class Settings:
     tenant_deployers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # narrows TAGPIN_DEPLOYERS
     tenant_channels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # where a tenant may be deployed
     migrate: MigrateMode = "auto"                   # TAGPIN_MIGRATE: never = start-up only checks the schema
+    # `tagpin bot` over HTTP: acknowledging processes (gunicorn workers) and their threads; the job worker's threads.
+    bot_workers: int = 2
+    bot_threads: int = 4
+    bot_jobs: int = 8
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -156,6 +169,9 @@ class Settings:
             tenant_channels=_per_tenant(env, "TAGPIN_CHANNELS_"),
             state_dir=state,
             migrate=_migrate(env),
+            bot_workers=_count(env, "TAGPIN_BOT_WORKERS", 2),
+            bot_threads=_count(env, "TAGPIN_BOT_THREADS", 4),
+            bot_jobs=_count(env, "TAGPIN_BOT_JOBS", 8),
             log_file=(Path(env["TAGPIN_LOG_FILE"]) if env.get("TAGPIN_LOG_FILE")
                       else state / "errors.log" if state else None),
         )

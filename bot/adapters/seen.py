@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col
 
@@ -34,9 +34,8 @@ class SeenRequests:
                 s.execute(delete(SeenRequest).where(col(SeenRequest.expires_at) <= now))
                 s.commit()
         try:
-            with self.store.session() as s:
-                s.add(SeenRequest(key=key, expires_at=now + ttl))
-                s.commit()
+            # On the acknowledgement's path: one INSERT, committed without waiting for the disk.
+            self.store.write_soon(insert(SeenRequest).values(key=key, expires_at=now + ttl))
             return True
         except StoreError as exc:
             if not isinstance(exc.__cause__, IntegrityError):

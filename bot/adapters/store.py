@@ -11,6 +11,7 @@ from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.base import Executable
 from sqlmodel import Session, col, create_engine, select
 
 from bot.adapters.locks import Locks
@@ -60,6 +61,34 @@ class Store(Locks):
             return make_url(self.url).render_as_string(hide_password=True)
         except Exception:
             return "<unparseable database URL>"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def write_soon(self, statement: Executable) -> Any:
+        """One Core statement in a transaction of its own that commits without waiting for the disk (SQLite:
+        synchronous=NORMAL, safe in WAL mode; PostgreSQL: SET LOCAL synchronous_commit off, still atomic), for the
+        acknowledgement's path: a crash of tagpin loses nothing, a crash of the machine or the database server
+        could lose the last fraction of a second of such writes. Returns the first column of the first row
+        (RETURNING), or None."""
+        try:
+            with self.engine.connect() as conn:
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                try:
+                    if conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    result = conn.execute(statement)
+                    first = result.scalar() if result.returns_rows else None
+                    conn.commit()
+                finally:
+                    if sqlite:
+                        conn.rollback()
+                        conn.exec_driver_sql("PRAGMA synchronous=FULL")
+                return first
+        except SQLAlchemyError as exc:
+            raise self.error(exc) from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -81,7 +81,10 @@ def build_parser() -> Parser:
     p.add_argument("--once", action="store_true", help="one scan, print what was found and said, exit")
     p.add_argument("--interval", type=_positive, help="seconds between scans (default TAGPIN_WATCH_INTERVAL or 300)")
     command("migrate", "upgrade the database schema to this tagpin's revision (works with TAGPIN_MIGRATE=never)")
-    sub.add_parser("bot", help="the Slack app: Socket Mode if SLACK_APP_TOKEN is set, else HTTP on TAGPIN_BIND")
+    p = sub.add_parser("bot", help="the Slack app: Socket Mode if SLACK_APP_TOKEN is set, else HTTP on TAGPIN_BIND")
+    p.add_argument("--role", choices=("all", "http", "jobs"), default="all",
+                   help="HTTP only: all (default) runs both as child processes; http acknowledges (gunicorn) and "
+                        "stores the work; jobs runs the stored work")
     return parser
 
 

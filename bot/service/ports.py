@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain.clients import ClientSeen
+from bot.domain.jobs import Job
 from bot.domain.running import ConvergeReport, ServiceReport, ServiceState
 from bot.service.rows import AuditRow, DeploymentRow, LockRow, NoticeRow, OutboxRow, ScanRow, TenantRow
 
@@ -45,6 +46,8 @@ class Store(Protocol):
 
     @property
     def url(self) -> str: ...                     # the database URL (health checks open their own connection)
+
+    def close(self) -> None: ...                  # drop pooled connections (before a fork: none is shared)
 
     def tenants(self) -> Sequence[TenantRow]: ...
     def tenant(self, name: str) -> TenantRow | None: ...
@@ -126,3 +129,12 @@ class Seen(Protocol):
     """Slack requests acted on (bot.adapters.seen.SeenRequests): a retried or replayed one never acts twice."""
 
     def claim(self, key: str, ttl: float) -> bool: ...
+
+
+class Jobs(Protocol):
+    """Slack work handed from acknowledging processes to the job workers (bot.adapters.jobs.Jobs)."""
+
+    def add(self, function: str, headers: Mapping[str, Sequence[str]], body: str) -> int: ...
+    def claim(self, worker: str) -> Job | None: ...        # the oldest unclaimed job, to exactly one worker
+    def done(self, job_id: int) -> None: ...
+    def backlog(self) -> tuple[int, float]: ...            # (unclaimed jobs, seconds the oldest has waited)

@@ -37,6 +37,9 @@ class Deduplicator:
         self.claim, self.ttl = claim, ttl
 
     def __call__(self, req: BoltRequest, next_: Callable[[], None]) -> BoltResponse | None:
+        if req.lazy_only:              # a job worker running what an acknowledging process claimed and stored
+            next_()
+            return None
         retry = next(iter(req.headers.get("x-slack-retry-num") or []), None)
         key = request_key(req)
         try:

@@ -1,5 +1,5 @@
-"""The one wrapper of deferred work: every acknowledgement counts the work it leaves running, every lazy listener
-ends it, and an error in one becomes one answer to the user (bolt's @app.error does not reach lazy listeners)."""
+"""The one wrapper of deferred work: an error in a lazy listener becomes one answer to the user (bolt's @app.error
+does not reach lazy listeners). Where the work runs, and its counting, is bot.slack.handoff's."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ from bot.slack.runtime import Runtime
 Handler = Callable[[Runtime, dict[str, Any], Respond], None]
 
 
-def acknowledge(rt: Runtime, answer: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: {}
+def acknowledge(answer: Callable[[dict[str, Any]], dict[str, Any]] = lambda body: {}
                 ) -> Callable[[Ack, dict[str, Any]], None]:
     """Within Slack's 3 seconds, never waiting on Docker, the registry or the Web API: `answer` only parses."""
     def ack_now(ack: Ack, body: dict[str, Any]) -> None:
-        rt.inflight.begin()
         ack(**answer(body))
     return ack_now
 
@@ -34,6 +33,4 @@ def deferred(rt: Runtime, handler: Handler, where: str | Callable[[dict[str, Any
             handler(rt, body, respond)
         except Exception as exc:
             safe_respond(respond, translate(exc, where if isinstance(where, str) else where(body)), **options)
-        finally:
-            rt.inflight.end()
     return run

@@ -13,6 +13,8 @@ from slack_bolt.adapter.flask.handler import to_flask_response
 from slack_bolt.request import BoltRequest, payload_utils
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from bot.slack.handoff import hand_off_failure
+
 log = logging.getLogger("tagpin.slack")
 # Slack's slash commands and button clicks are a few KiB; 1 MiB leaves room for any payload it sends. Flask's
 # MAX_CONTENT_LENGTH enforces it before reading: a larger Content-Length is refused unread, and a chunked
@@ -69,8 +71,11 @@ class Intake:
         if not (stamp.isascii() and stamp.isdigit()) or not signature:
             return refuse(400, "X-Slack-Request-Timestamp (a number) and X-Slack-Signature are required")
         # bolt's own adapter passes werkzeug's Headers under a type: ignore; BoltRequest is typed for a mapping.
+        # bolt's x-slack-bolt-* headers (lazy-only re-dispatch) are not signed: from the outside they would let a
+        # replayed request skip the acknowledgement and the de-duplication, so they never pass the door.
         headers: dict[str, str | Sequence[str]] = {
-            name.lower(): req.headers.getlist(name) for name, _ in req.headers.items()}
+            name.lower(): req.headers.getlist(name) for name, _ in req.headers.items()
+            if not name.lower().startswith("x-slack-bolt-")}
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -83,6 +88,7 @@ class Intake:
             return refuse(400, "request body is not a Slack payload")
         try:
             # bolt verifies the signature first thing in dispatch (its log line of the body filtered out above).
+            hand_off_failure()
             answer = self.app.dispatch(bolt_req)
         except Exception:
             # Signed but shaped unlike anything Slack sends, it tripped bolt's own dispatch (e.g. an action
@@ -90,6 +96,9 @@ class Intake:
             ref = uuid.uuid4().hex[:8]
             log.warning("malformed signed request %s (%d bytes) broke dispatch", ref, len(raw), exc_info=True)
             return refuse(400, f"malformed Slack payload (reference {ref})")
+        failed = hand_off_failure()
+        if failed is not None:     # verified, but the work could not be queued: the user is told, nothing was done
+            return jsonify(response_type="ephemeral", text=f":warning: {failed}")
         if answer.status == 401:
             log.info("refused a request with a bad or stale signature (%d bytes from %s)", len(raw), req.remote_addr)
         return to_flask_response(answer)

@@ -73,4 +73,4 @@ def work(rt: Runtime, command: dict[str, Any], respond: Respond) -> None:
 def register(app: App, rt: Runtime) -> None:
     lazy = deferred(rt, work, lambda command: f"{command.get('command')} {command.get('text')}")
     for name in COMMANDS:
-        app.command(name)(ack=acknowledge(rt, _acknowledgement), lazy=[lazy])
+        app.command(name)(ack=acknowledge(_acknowledgement), lazy=[lazy])

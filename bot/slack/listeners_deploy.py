@@ -49,5 +49,5 @@ def cancelled(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
 def register(app: App, rt: Runtime) -> None:
     for action, handler in (("tagpin_confirm", confirmed), ("tagpin_cancel", cancelled)):
         where = action.removeprefix("tagpin_")
-        app.action(action)(ack=acknowledge(rt), lazy=[deferred(rt, handler, where,
+        app.action(action)(ack=acknowledge(), lazy=[deferred(rt, handler, where,
                                                                replace_original=False)])

@@ -64,5 +64,5 @@ def register(app: App, rt: Runtime) -> None:
     for action, handler, where in ((notice_blocks.DEPLOY_NOW, deploy_now, "deploy now"),
                                    (notice_blocks.SHOW_PLAN, show_plan, "show plan"),
                                    (notice_blocks.SNOOZE, snooze_notice, "snooze")):
-        app.action(action)(ack=acknowledge(rt), lazy=[deferred(rt, handler, where,
+        app.action(action)(ack=acknowledge(), lazy=[deferred(rt, handler, where,
                                                                replace_original=False)])

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, MetaData, Table, inspect, select, text
 from sqlmodel import Session, SQLModel
 
 from bot.adapters.confirmations import PendingConfirmation
+from bot.adapters.jobs import SlackJob
 from bot.adapters.migrations.runner import head
 from bot.adapters.models import (
     SCHEMA_VERSION,
@@ -36,15 +37,17 @@ from bot.config import Settings
 from bot.domain.times import utcnow
 from bot.errors import StoreError, UsageError
 
-MODELS = (SchemaInfo, Tenant, Deployment, AuditEvent, TenantLock, DriftScan, OutboxMessage, DriftNotice,
-          PendingConfirmation, SeenRequest)
-TABLES: list[Table] = [m.__table__ for m in MODELS]  # type: ignore[attr-defined]
+V1_MODELS = (SchemaInfo, Tenant, Deployment, AuditEvent, TenantLock, DriftScan, OutboxMessage, DriftNotice,
+             PendingConfirmation, SeenRequest)
+V1_TABLES: list[Table] = [m.__table__ for m in V1_MODELS]  # type: ignore[attr-defined]
+TABLES: list[Table] = [*V1_TABLES, SlackJob.__table__]  # type: ignore[attr-defined]   # 0002
 NAMES = sorted(t.name for t in TABLES)
+REVISIONS = ["0001", "0002"]
 
 
 def make_v1(engine: Engine) -> None:
     """A database exactly as tagpin made it before Alembic: create_all, the schema row, a row in every table."""
-    SQLModel.metadata.create_all(engine, tables=TABLES)
+    SQLModel.metadata.create_all(engine, tables=V1_TABLES)
     now = utcnow()
     with Session(engine) as s:
         s.add(SchemaInfo(id=1, version=1))
@@ -65,7 +68,7 @@ def make_v1(engine: Engine) -> None:
 
 def rows(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     with engine.connect() as conn:
-        return {t.name: sorted(tuple(r) for r in conn.execute(select(t))) for t in TABLES}
+        return {t.name: sorted(tuple(r) for r in conn.execute(select(t))) for t in V1_TABLES}
 
 
 def schema(engine: Engine) -> dict[str, Any]:
@@ -93,9 +96,12 @@ def test_a_v1_database_made_by_create_all_is_adopted_with_every_row_intact(datab
     before = rows(store.engine)
     assert all(before.values()), before               # a row in every table, or the test proves less than it says
     done = store.migrate()
-    assert done.as_dict() == {"database": store.safe_url, "from": "0001", "to": head(), "applied": [],
+    assert done.as_dict() == {"database": store.safe_url, "from": "0001", "to": head(), "applied": REVISIONS[1:],
                               "adopted": True, "up_to_date": False}
-    assert rows(store.engine) == before
+    after = rows(store.engine)
+    assert after.pop("tagpin_schema") == [(1, SCHEMA_VERSION)] and before.pop("tagpin_schema") == [(1, 1)]
+    assert after == before
+    assert sorted(inspect(store.engine).get_table_names()) == sorted([*NAMES, "alembic_version"])
     assert revision(store.engine) == head()
     assert store.migrate().as_dict()["up_to_date"] is True
     store.add_tenant("beta", "bob")                   # and the adopted store works
@@ -105,7 +111,7 @@ def test_a_v1_database_made_by_create_all_is_adopted_with_every_row_intact(datab
 def test_an_empty_database_is_built_from_revision_one(database_url: str) -> None:
     store = Store(database_url)
     done = store.migrate().as_dict()
-    assert (done["from"], done["to"], done["applied"], done["adopted"]) == (None, head(), ["0001"], False)
+    assert (done["from"], done["to"], done["applied"], done["adopted"]) == (None, head(), REVISIONS, False)
     assert sorted(inspect(store.engine).get_table_names()) == sorted([*NAMES, "alembic_version"])
     with store.session() as s:
         info = s.get(SchemaInfo, 1)
@@ -135,7 +141,7 @@ def test_a_database_at_a_revision_this_tagpin_does_not_know_is_refused_and_left_
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     before = rows(store.engine)
-    with pytest.raises(StoreError, match=r"has schema revision 0099; this tagpin knows up to 0001 -- upgrade tagpin"):
+    with pytest.raises(StoreError, match=r"has schema revision 0099; this tagpin knows up to 0002 -- upgrade tagpin"):
         store.migrate()
     with pytest.raises(StoreError, match="upgrade tagpin"):
         store.migrate(apply=False)
@@ -175,10 +181,10 @@ def test_the_cli_under_never_refuses_until_tagpin_migrate_has_run(database_url: 
     done = _tagpin(database_url, tmp_path, "migrate", "--json", TAGPIN_MIGRATE="never")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert (data["from"], data["to"], data["applied"], data["up_to_date"]) == (None, "0001", ["0001"], False)
+    assert (data["from"], data["to"], data["applied"], data["up_to_date"]) == (None, head(), REVISIONS, False)
     assert _tagpin(database_url, tmp_path, "tenants", "--json", TAGPIN_MIGRATE="never").returncode == 0
     again = _tagpin(database_url, tmp_path, "migrate")
-    assert again.returncode == 0 and again.stdout.strip().endswith("up to date (schema revision 0001)"), again
+    assert again.returncode == 0 and again.stdout.strip().endswith(f"up to date (schema revision {head()})"), again
 
 
 def test_start_up_adopts_a_v1_database_and_tagpin_migrate_then_says_up_to_date(database_url: str,
@@ -187,7 +193,7 @@ def test_start_up_adopts_a_v1_database_and_tagpin_migrate_then_says_up_to_date(d
     listed = _tagpin(database_url, tmp_path, "tenants", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout)["tenants"][0]["name"] == "acme", listed
     done = json.loads(_tagpin(database_url, tmp_path, "migrate", "--json").stdout)
-    assert done["up_to_date"] is True and done["from"] == done["to"] == "0001"
+    assert done["up_to_date"] is True and done["from"] == done["to"] == head()
 
 
 MIGRATE_AT = ("import json, sys, time; from bot.adapters.store import Store; store = Store(sys.argv[1]); "
@@ -201,5 +207,5 @@ def test_two_processes_migrating_one_empty_database_at_once_both_succeed(databas
     outs = [p.communicate(timeout=90) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     results = [json.loads(out) for out, _ in outs]
-    assert sorted(len(r["applied"]) for r in results) == [0, 1], results   # one built it, the other found it built
+    assert sorted(len(r["applied"]) for r in results) == [0, len(REVISIONS)], results  # one built, one found
     assert revision(Store(database_url).engine) == head()

@@ -33,13 +33,16 @@ def until(ok: Callable[[], object], why: str | Callable[[], object], timeout: fl
 
 
 def start_tagpin(argv: Sequence[str], env: Mapping[str, str], bind: str, port: int, log: Path,
-                 timeout: float = 60) -> subprocess.Popen[bytes]:
+                 timeout: float = 60, health: bool = True) -> subprocess.Popen[bytes]:
     """`python -m bot ARGV` with its health port on 127.0.0.1:port (the setting `bind` names), its output in `log`;
-    returns once /healthz answers (fails the test with the log if it exits or never answers)."""
+    returns once /healthz answers (fails the test with the log if it exits or never answers); health=False: a
+    process without HTTP (`tagpin bot --role jobs`), returned once it started."""
     out = log.open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "bot", *argv], cwd=ROOT,
                             env={**env, bind: f"127.0.0.1:{port}"}, stdout=out, stderr=out)
     out.close()                          # the child keeps its own descriptor
+    if not health:
+        return proc
 
     def healthy() -> bool:
         assert proc.poll() is None, log.read_text()

@@ -1,0 +1,72 @@
+"""Slack work handed from the processes that acknowledge to the ones that do it, through the store: a job is the
+signed request as it came (verified before it was written) and the name of the lazy listener to run on it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlmodel import Field, SQLModel, col
+
+from bot.adapters.store import Store
+from bot.domain.jobs import Job
+
+
+class SlackJob(SQLModel, table=True):
+    __tablename__ = "slack_jobs"
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: float = Field(index=True)                    # seconds since the epoch: the same for every process
+    function: str = Field(max_length=100)                    # bolt's lazy function name
+    headers: str                                             # JSON: {name: [values]} as bolt reads them
+    body: str                                                # the raw body Slack signed
+    claimed_by: str | None = Field(default=None, max_length=100, index=True)
+    claimed_at: float | None = None
+
+
+class Jobs:
+    """`add` from an acknowledging process; `claim` hands the oldest unclaimed job to exactly one worker (a row lock
+    skipped by the others on PostgreSQL, a conditional UPDATE on SQLite); `done` removes it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(self, function: str, headers: Mapping[str, Sequence[str]], body: str) -> int:
+        """On the acknowledgement's path: one INSERT, committed without waiting for the disk (Store.write_soon)."""
+        made = self.store.write_soon(insert(SlackJob).values(
+            created_at=time.time(), function=function, body=body,
+            headers=json.dumps({k: list(v) for k, v in headers.items()})).returning(col(SlackJob.id)))
+        return int(made)
+
+    def claim(self, worker: str) -> Job | None:
+        oldest = (select(col(SlackJob.id)).where(col(SlackJob.claimed_by).is_(None))
+                  .order_by(col(SlackJob.id)).limit(1).with_for_update(skip_locked=True).scalar_subquery())
+        with self.store.session() as s:
+            for _ in range(5):        # SQLite: another worker may take the same oldest row first; then the next
+                taken = s.execute(update(SlackJob).where(col(SlackJob.id) == oldest, col(SlackJob.claimed_by).is_(None))
+                                  .values(claimed_by=worker[:100], claimed_at=time.time())
+                                  .returning(col(SlackJob.id), col(SlackJob.created_at), col(SlackJob.function),
+                                             col(SlackJob.headers), col(SlackJob.body))).first()
+                s.commit()
+                if taken is not None:
+                    headers = {str(k): [str(v) for v in vs] for k, vs in json.loads(taken[3]).items()}
+                    return Job(id=taken[0], created_at=taken[1], function=taken[2], headers=headers, body=taken[4])
+                if not self.waiting():
+                    return None
+        return None
+
+    def done(self, job_id: int) -> None:
+        with self.store.session() as s:
+            s.execute(delete(SlackJob).where(col(SlackJob.id) == job_id))
+            s.commit()
+
+    def waiting(self) -> int:
+        return self.backlog()[0]
+
+    def backlog(self) -> tuple[int, float]:
+        """(jobs no worker has claimed, seconds the oldest of them has waited; 0 when none)."""
+        with self.store.session() as s:
+            count, oldest = s.execute(select(func.count(), func.min(col(SlackJob.created_at)))
+                                      .where(col(SlackJob.claimed_by).is_(None))).one()
+        return int(count), (max(0.0, time.time() - oldest) if oldest is not None else 0.0)

@@ -148,7 +148,7 @@ def _backlog(rt: Runtime, role: Role) -> health.Readiness:
 def flask_app(app: App) -> Flask:
     """bolt behind the intake checks at /slack/events (Slack's request URL for commands and interactivity)."""
     web = Flask("tagpin")
-    web.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    web.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1     # one byte over, read, tells a body too long (intake)
     silence_body_logging()
     intake = Intake(app)
 

@@ -116,13 +116,12 @@ def _shaped(body: dict[str, Any]) -> bool:
 
 
 def _body(req: Request) -> bytes | None:
-    """The request body, or None when it is larger than MAX_BODY (then at most MAX_BODY bytes were read)."""
+    """The request body, or None when it is larger than MAX_BODY (then at most MAX_BODY + 1 bytes were read)."""
     try:
-        stream = req.stream          # a Content-Length past MAX_CONTENT_LENGTH raises here, unread
-        raw = stream.read()
-        # werkzeug stops a chunked body at the limit without a word; one byte more tells it was longer.
-        if len(raw) >= MAX_BODY and stream.read(1):
-            return None
+        # A Content-Length past MAX_CONTENT_LENGTH (MAX_BODY + 1) raises here, unread. A chunked body is cut at
+        # that limit, silently by werkzeug's own server and with RequestEntityTooLarge by gunicorn's stream (it
+        # also raises on a read at the limit, so the byte past MAX_BODY has to fall inside it, not after it).
+        raw = req.stream.read()
     except RequestEntityTooLarge:
         return None
-    return raw
+    return None if len(raw) > MAX_BODY else raw

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 import uuid
 from collections.abc import Sequence
 from functools import cache
@@ -23,7 +24,7 @@ from bot.adapters.swarm import Swarm
 from bot.cli.commands import COMMANDS
 from bot.cli.parser import parse
 from bot.config import Settings
-from bot.errors import ConfirmationRequired, OutcomeUnrecorded, TagpinError, UsageError
+from bot.errors import ConfirmationRequired, OutcomeUnrecorded, StoreUnreachable, TagpinError, UsageError
 from bot.service.context import Context, Tables
 
 log = logging.getLogger("tagpin")
@@ -48,6 +49,23 @@ def build_context(settings: Settings, migrate: bool = True) -> Context:
                     confirmations=ConfirmationTable(store), jobs=Jobs(store))
     swarm = cache(lambda: Swarm.from_env(settings.docker_environ))      # opened on first use, once
     return Context(settings, store, registry, swarm, tables, lambda: Converger(swarm(), poll=CONVERGE_POLL))
+
+
+def started_context(settings: Settings) -> Context:
+    """build_context for a service (`tagpin bot`, `tagpin watch`): a stack starts its database beside it, so a
+    server that does not answer yet is tried again, for up to TAGPIN_DATABASE_WAIT seconds, saying so each time."""
+    deadline, delay = time.monotonic() + settings.database_wait, 1.0
+    while True:
+        try:
+            return build_context(settings)
+        except StoreUnreachable as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StoreUnreachable(f"{exc} (waited {settings.database_wait:g} s: TAGPIN_DATABASE_WAIT)"
+                                       ) from exc
+            print(f"tagpin: {exc}; trying again in {min(delay, left):.0f} s", file=sys.stderr, flush=True)
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 10.0)
 
 
 def _shell(ctx: Context, args: argparse.Namespace) -> int:
@@ -80,6 +98,8 @@ def _bot(ctx: Context, args: argparse.Namespace) -> int:
 
 # Commands that run until stopped and print as they go, outside the one-JSON-object contract.
 LONG_RUNNING = {"shell": _shell, "bot": _bot}
+# The commands a stack runs as services: they wait for their database at start-up (started_context).
+SERVICES = ("bot", "watch")
 
 
 def one_line(message: str) -> str:
@@ -116,7 +136,8 @@ def run(argv: Sequence[str]) -> int:
         args = parse(argv)
         settings = Settings.from_env()
         _log_to(settings)
-        ctx = build_context(settings, migrate=args.command != "migrate")
+        ctx = (started_context(settings) if args.command in SERVICES
+               else build_context(settings, migrate=args.command != "migrate"))
         if args.command in LONG_RUNNING:
             return LONG_RUNNING[args.command](ctx, args)
         data, text, ok = COMMANDS[args.command](ctx, args)

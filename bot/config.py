@@ -127,6 +127,9 @@ class Settings:
     bot_workers: int = 2
     bot_threads: int = 4
     bot_jobs: int = 8
+    # `tagpin bot` and `tagpin watch`: how long start-up waits for a database server that is not up yet (a stack
+    # starts its services together); a one-shot command never waits.
+    database_wait: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -172,6 +175,7 @@ class Settings:
             bot_workers=_count(env, "TAGPIN_BOT_WORKERS", 2),
             bot_threads=_count(env, "TAGPIN_BOT_THREADS", 4),
             bot_jobs=_count(env, "TAGPIN_BOT_JOBS", 8),
+            database_wait=_float(env, "TAGPIN_DATABASE_WAIT", 60.0),
             log_file=(Path(env["TAGPIN_LOG_FILE"]) if env.get("TAGPIN_LOG_FILE")
                       else state / "errors.log" if state else None),
         )

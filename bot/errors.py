@@ -65,6 +65,10 @@ class StoreError(TagpinError):
     """The database could not be read or written."""
 
 
+class StoreUnreachable(StoreError):
+    """A database server that did not answer at all (still starting, or down): trying again may help."""
+
+
 class OutcomeUnrecorded(StoreError):
     """The database failed under a deploy that Swarm was given: its row stays running until reconciled."""
 

@@ -10,7 +10,7 @@ from typing import Any
 from alembic.util import CommandError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.sql.base import Executable
 from sqlmodel import Session, col, create_engine, select
 
@@ -19,7 +19,7 @@ from bot.adapters.migrations import runner as migrations
 from bot.adapters.migrations.runner import Migration
 from bot.adapters.models import AuditEvent, Deployment, DriftScan, Tenant
 from bot.domain.times import utcnow
-from bot.errors import StoreError
+from bot.errors import StoreError, StoreUnreachable
 
 # Connections one process keeps to a server database, and how many more it may open under load.
 POOL, OVERFLOW = 5, 10
@@ -109,7 +109,10 @@ class Store(Locks):
         try:
             return migrations.migrate(self.engine, self.safe_url, apply)
         except (SQLAlchemyError, CommandError) as exc:
-            raise StoreError(f"cannot create the schema in {self.safe_url}: {str(exc).splitlines()[0]}") from exc
+            # A server that refuses the connection is told apart (a service waits for it); SQLite has no server.
+            unreachable = isinstance(exc, OperationalError) and not self.safe_url.startswith("sqlite")
+            raise (StoreUnreachable if unreachable else StoreError)(
+                f"cannot create the schema in {self.safe_url}: {str(exc).splitlines()[0]}") from exc
 
     # tenants
     def tenants(self) -> list[Tenant]:

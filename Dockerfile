@@ -15,7 +15,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_FIND_LINKS=/src/wheel
 WORKDIR /src
 COPY . .
 RUN python3 -m venv /opt/tagpin \
- && /opt/tagpin/bin/pip install --no-compile /src \
+ && /opt/tagpin/bin/pip install --no-compile "/src[postgres]" \
  && /opt/tagpin/bin/python -m compileall -q /opt/tagpin/lib \
  && /opt/tagpin/bin/pip uninstall -y -q pip \
  && cp -r /src/static /opt/tagpin/static

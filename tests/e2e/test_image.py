@@ -12,6 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from bot.domain.stacks import Pin, load_template, render
 from tests.support.processes import free_port
@@ -116,3 +118,60 @@ def test_the_tagpin_stack_is_a_tagpin_template_that_docker_accepts_once_pinned(i
     assert config.returncode == 0, config.stderr
     assert config.stdout.count(f"tagpin/tagpin:{TAG}@{digest}") == 3
     assert "name: tagpin_slack_bot_token" in config.stdout
+
+
+@pytest.fixture(scope="module")
+def postgres_image(swarm: object, registry: str) -> str:
+    """scripts/image.sh postgres: Debian's postgresql-15 as an image, pushed as tagpin/postgres:<15.x>@sha256:…"""
+    env = {**os.environ, "TAGPIN_REGISTRY_ADDR": registry}
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "image.sh"), "postgres"], capture_output=True, text=True,
+                          env=env, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reference = done.stdout.strip().splitlines()[-1]
+    assert reference.startswith(f"{registry}/tagpin/postgres:15.") and "@sha256:" in reference, done.stdout
+    return reference
+
+
+def test_the_postgres_image_makes_its_database_once_from_a_secret_file_and_keeps_it(postgres_image: str,
+                                                                                    tmp_path: Path) -> None:
+    password = uuid.uuid4().hex
+    secret = tmp_path / "password"
+    secret.write_text(password)
+    secret.chmod(0o444)
+    port, name, volume = free_port(), f"tagpin-pg-{uuid.uuid4().hex[:8]}", f"tagpin-pg-{uuid.uuid4().hex[:8]}"
+    url = f"postgresql+psycopg://tagpin:{password}@127.0.0.1:{port}/tagpin"
+
+    def start() -> None:
+        started = run("docker", "run", "-d", "--name", name, "--network", "host", "-e", f"PGPORT={port}",
+                      "-e", "POSTGRES_USER=tagpin", "-e", "POSTGRES_DB=tagpin", "-e", "POSTGRES_PASSWORD_FILE=/pw",
+                      "-v", f"{secret}:/pw:ro", "-v", f"{volume}:/var/lib/postgresql/data", postgres_image,
+                      "postgres", "-c", "listen_addresses=127.0.0.1")
+        assert started.returncode == 0, started.stderr
+        deadline = time.monotonic() + 60
+        while run("docker", "inspect", name, "--format", "{{.State.Health.Status}}").stdout.strip() != "healthy":
+            assert time.monotonic() < deadline, run("docker", "logs", name)
+            time.sleep(0.5)
+
+    try:
+        start()
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE kept (n int)"))
+            conn.execute(text("INSERT INTO kept VALUES (42)"))
+        engine.dispose()
+        with pytest.raises(OperationalError, match="password authentication failed"):
+            create_engine(url.replace(password, "wrong")).connect()
+        stopped = run("docker", "stop", name)                  # SIGINT: a fast shutdown, not a 10 s kill
+        assert stopped.returncode == 0 and "database system is shut down" in run("docker", "logs", name).stderr
+        run("docker", "rm", name)
+        secret.write_text("another password")                 # an initialised volume never reads it again
+        start()
+        assert "initialised" not in run("docker", "logs", name).stderr
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT n FROM kept")).scalar() == 42
+        engine.dispose()
+        assert run("docker", "exec", name, "id", "-un").stdout.strip() == "postgres"
+    finally:
+        run("docker", "rm", "-f", name)
+        run("docker", "volume", "rm", volume)

@@ -14,6 +14,7 @@ import pytest
 from bot.__main__ import build_context
 from bot.config import Settings
 from bot.service.context import Context
+from tests.support import images
 from tests.support.oci import Pusher
 
 TEMPLATE = """\
@@ -93,3 +94,15 @@ def tenant(registry: str, swarm: object, tmp_path: Path, unique: str, monkeypatc
         yield t
     finally:
         remove_stack(name)
+
+
+@pytest.fixture(scope="session")
+def image(swarm: object, registry: str) -> str:
+    """tagpin's image of this source (scripts/image.sh), pushed: repo:tag@sha256:…"""
+    return images.build(registry)
+
+
+@pytest.fixture(scope="session")
+def postgres_image(swarm: object, registry: str) -> str:
+    """scripts/image.sh postgres: Debian's postgresql-15 as an image, pushed as tagpin/postgres:<15.x>@sha256:…"""
+    return images.build(registry, "postgres")

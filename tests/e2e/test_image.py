@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import subprocess
 import time
-import tomllib
 import uuid
 from pathlib import Path
 
@@ -16,46 +13,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from bot.domain.stacks import Pin, load_template, render
-from tests.support.processes import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-
-
-def _source_hash() -> str:
-    """What goes into the image: a changed file gives a new tag, so the test never checks a stale build."""
-    digest = hashlib.sha256()
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "Dockerfile", ".dockerignore",
-                             "pyproject.toml", "README.md", "bot", "recovery", "static"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split()
-    for name in sorted(listed):
-        path = ROOT / name
-        if path.is_file():
-            digest.update(name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-TAG = f"{VERSION}-dev.{_source_hash()}"
+from tests.support.images import TAG, VERSION
+from tests.support.processes import ROOT, free_port
 
 
 def run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
-
-
-
-@pytest.fixture(scope="module")
-def image(swarm: object, registry: str) -> str:
-    """The pushed reference repo:version@sha256:… (built when this version is not in the registry yet)."""
-    env = {**os.environ, "TAGPIN_REGISTRY_ADDR": registry, "TAGPIN_IMAGE_TAG": TAG}
-    started = time.monotonic()
-    # A cold build (base, wheels, image, push) takes ~100 s here; a version already pushed, ~1 s.
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "image.sh")], capture_output=True, text=True, env=env,
-                          timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    print(f"scripts/image.sh: {time.monotonic() - started:.1f} s")
-    reference = done.stdout.strip().splitlines()[-1]
-    assert reference.startswith(f"{registry}/tagpin/tagpin:{TAG}@sha256:"), done.stdout
-    return reference
 
 
 def test_the_image_runs_tagpin_as_a_non_root_user(image: str) -> None:
@@ -104,32 +67,27 @@ def test_the_healthcheck_passes_on_a_live_server_and_fails_on_a_dead_one(image: 
         run("docker", "rm", "-f", name)
 
 
-def test_the_tagpin_stack_is_a_tagpin_template_that_docker_accepts_once_pinned(image: str, tmp_path: Path) -> None:
+def test_the_tagpin_stack_is_a_tagpin_template_that_docker_accepts_once_pinned(image: str, postgres_image: str,
+                                                                               tmp_path: Path) -> None:
     # The test's build carries a -dev prerelease tag (never the release tag): opt the copy's policy into it.
     text = (ROOT / "stacks" / "tagpin.yml").read_text()
     assert text.count("prerelease: false") == 3
     template = load_template(text.replace("prerelease: false", "prerelease: true"), "stacks/tagpin.yml")
-    assert {s.name for s in template.services} == {"bot", "watch", "web"}
+    images = {s.name: str(s.image) for s in template.services}
     tagged, digest = image.split("@")
-    assert {str(s.image) for s in template.services} == {tagged.rsplit(":", 1)[0]}   # the image image.sh pushes
-    rendered = render(template, "tagpin", {s.name: Pin(TAG, digest) for s in template.services})
+    pg_tagged, pg_digest = postgres_image.split("@")
+    # the images image.sh pushes, untagged
+    assert images == {"bot": tagged.rsplit(":", 1)[0], "watch": tagged.rsplit(":", 1)[0],
+                      "web": tagged.rsplit(":", 1)[0], "db": pg_tagged.rsplit(":", 1)[0]}
+    pins = {name: Pin(TAG, digest) for name in ("bot", "watch", "web")}
+    rendered = render(template, "tagpin", {**pins, "db": Pin(pg_tagged.rsplit(":", 1)[1], pg_digest)})
     (tmp_path / "tagpin.yml").write_text(rendered)
     config = run("docker", "stack", "config", "-c", str(tmp_path / "tagpin.yml"))
     assert config.returncode == 0, config.stderr
     assert config.stdout.count(f"tagpin/tagpin:{TAG}@{digest}") == 3
-    assert "name: tagpin_slack_bot_token" in config.stdout
-
-
-@pytest.fixture(scope="module")
-def postgres_image(swarm: object, registry: str) -> str:
-    """scripts/image.sh postgres: Debian's postgresql-15 as an image, pushed as tagpin/postgres:<15.x>@sha256:…"""
-    env = {**os.environ, "TAGPIN_REGISTRY_ADDR": registry}
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "image.sh"), "postgres"], capture_output=True, text=True,
-                          env=env, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    reference = done.stdout.strip().splitlines()[-1]
-    assert reference.startswith(f"{registry}/tagpin/postgres:15.") and "@sha256:" in reference, done.stdout
-    return reference
+    assert config.stdout.count(f"{pg_tagged}@{pg_digest}") == 1
+    for secret in ("slack_bot_token", "slack_signing_secret", "database_password", "database_url"):
+        assert f"name: tagpin_{secret}" in config.stdout
 
 
 def test_the_postgres_image_makes_its_database_once_from_a_secret_file_and_keeps_it(postgres_image: str,

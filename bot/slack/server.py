@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
 from bot.config import Settings
 from bot.health import split_bind
@@ -31,6 +32,20 @@ log = logging.getLogger("tagpin.slack")
 WSGI = Callable[..., Any]
 # What a stopped child gets to finish before it is killed: the job worker drains deploys (bot.slack.app.DRAIN_TIMEOUT).
 STOP_TIMEOUT = 40.0
+
+
+# Probes and scrapes come every few seconds from Swarm and Prometheus: logged, they would bury Slack's requests.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Combined log format less the ident/user fields, plus the time taken: the request line only, never a body or header.
+ACCESS_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+
+class AccessLog(Logger):  # type: ignore[misc]
+    """gunicorn's logger, its access log without the health probes and metric scrapes."""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        if req.path not in QUIET_PATHS:
+            super().access(resp, req, environ, request_time)
 
 
 class AckServer(BaseApplication):  # type: ignore[misc]     # gunicorn ships no type hints
@@ -68,7 +83,8 @@ def options(settings: Settings) -> dict[str, Any]:
         "worker_class": "gthread", "proc_name": "tagpin-bot",
         # An acknowledgement takes milliseconds; a worker silent for 30 s is stuck and is replaced.
         "timeout": 30, "graceful_timeout": 10, "keepalive": 2,
-        "accesslog": None, "errorlog": "-", "loglevel": "warning",
+        "accesslog": "-", "access_log_format": ACCESS_FORMAT, "logger_class": AccessLog,
+        "errorlog": "-", "loglevel": "warning",
         "control_socket_disable": True,            # gunicorn ≥ 24 would open ~/.gunicorn/gunicorn.ctl
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,   # heartbeats off a container's disk
         "when_ready": ready, "child_exit": child_exit,

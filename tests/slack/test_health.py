@@ -133,7 +133,7 @@ def test_tagpin_bot_as_a_process_serves_health_and_metrics(tmp_path: Path) -> No
                "SLACK_BOT_TOKEN": "xoxb-health", "SLACK_SIGNING_SECRET": secret, "TAGPIN_BIND": f"127.0.0.1:{port}",
                "TAGPIN_LOG_FILE": str(tmp_path / "tagpin.log"), "TAGPIN_DEPLOYERS": "UALICE"}
         proc = subprocess.Popen([sys.executable, "-m", "bot", "bot"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
@@ -165,7 +165,9 @@ def test_tagpin_bot_as_a_process_serves_health_and_metrics(tmp_path: Path) -> No
             assert value(after, "process_resident_memory_bytes") > 0
         finally:
             proc.terminate()
-            _, stderr = proc.communicate(timeout=30)
-    # Probes and scrapes stay out of the log (gunicorn keeps no access log; a proxy in front keeps one).
-    assert b"GET /readyz" not in stderr and b"GET /metrics" not in stderr and b"GET /healthz" not in stderr
+            out, stderr = proc.communicate(timeout=30)
+    # Slack's requests are in the access log with their status and time; probes and scrapes stay out of it.
+    refused = f'"POST /slack/events HTTP/1.1" {unsigned.status_code} '.encode()
+    assert b'"POST /slack/events HTTP/1.1" 200 ' in out and refused in out, out
+    assert b"GET /readyz" not in out and b"GET /metrics" not in out and b"GET /healthz" not in out
     assert b"tagpin bot listening on" in stderr or b"job worker" in stderr, stderr[-2000:]

@@ -52,7 +52,7 @@ class Jobs:
                 if taken is not None:
                     headers = {str(k): [str(v) for v in vs] for k, vs in json.loads(taken[3]).items()}
                     return Job(id=taken[0], created_at=taken[1], function=taken[2], headers=headers, body=taken[4])
-                if not self.waiting():
+                if not self.backlog()[0]:
                     return None
         return None
 
@@ -60,9 +60,6 @@ class Jobs:
         with self.store.session() as s:
             s.execute(delete(SlackJob).where(col(SlackJob.id) == job_id))
             s.commit()
-
-    def waiting(self) -> int:
-        return self.backlog()[0]
 
     def backlog(self) -> tuple[int, float]:
         """(jobs no worker has claimed, seconds the oldest of them has waited; 0 when none)."""

@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 from sqlalchemy import update
+from sqlmodel import col
 
 from bot.adapters.jobs import Jobs, SlackJob
 from bot.adapters.store import Store
@@ -42,7 +43,7 @@ def test_the_backlog_says_how_long_the_oldest_unclaimed_job_waited(jobs: Jobs) -
     old = jobs.add("run", {}, "a")
     jobs.add("run", {}, "b")
     with jobs.store.session() as s:
-        s.execute(update(SlackJob).where(SlackJob.id == old).values(created_at=time.time() - 90))  # type: ignore[arg-type]
+        s.execute(update(SlackJob).where(col(SlackJob.id) == old).values(created_at=time.time() - 90))
         s.commit()
     waiting, oldest = jobs.backlog()
     assert waiting == 2 and 89 < oldest < 100

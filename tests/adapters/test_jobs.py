@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from bot.adapters.jobs import Jobs, SlackJob
 from bot.adapters.store import Store
+from tests.support.race import race
 
 HEADERS = {"x-slack-signature": ["v0=abc"], "x-slack-request-timestamp": ["1700000000"]}
 
@@ -61,15 +62,7 @@ def _claim_all(url: str, worker: str, go: multiprocessing.synchronize.Event,
 
 def test_three_processes_claiming_300_jobs_take_each_exactly_once(jobs: Jobs, database_url: str) -> None:
     made = [jobs.add("run", HEADERS, f"text={i}") for i in range(300)]
-    spawn = multiprocessing.get_context("spawn")
-    go, out = spawn.Event(), spawn.Queue()
-    procs = [spawn.Process(target=_claim_all, args=(database_url, f"w{i}", go, out)) for i in range(3)]
-    for p in procs:
-        p.start()
-    go.set()
-    results = [out.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
+    results: list[list[int]] = race(_claim_all, [(database_url, f"w{i}") for i in range(3)])
     taken = Counter(i for r in results for i in r)
     assert sorted(taken) == made and set(taken.values()) == {1}, taken.most_common(3)
     assert sum(1 for r in results if r) >= 2, [len(r) for r in results]     # they really raced

@@ -16,6 +16,7 @@ from bot.service.trail import Trail
 from bot.slack.app import web_client
 from bot.slack.localapi import LocalSlackAPI
 from bot.slack.posting import SlackPoster
+from tests.support.race import race
 
 AUDIT = "CAUDIT"
 THREADS, REPLIES = 250, 3            # 1,000 messages: 250 parents with 3 replies each
@@ -40,16 +41,8 @@ def test_two_processes_flushing_1000_pending_posts_send_each_exactly_once(databa
         parent = box.add(AUDIT, f"thread {t}", "{}")
         for r in range(REPLIES):
             box.add(AUDIT, f"thread {t} reply {r}", "{}", parent_id=parent.id)
-    spawn = multiprocessing.get_context("spawn")
-    go, out = spawn.Event(), spawn.Queue()
     with LocalSlackAPI() as api:
-        procs = [spawn.Process(target=_flush_all, args=(database_url, api.url, go, out)) for _ in range(2)]
-        for p in procs:
-            p.start()
-        go.set()
-        results = [out.get(timeout=180) for _ in procs]
-        for p in procs:
-            p.join(timeout=30)
+        results: list[tuple[int, float]] = race(_flush_all, [(database_url, api.url)] * 2, timeout=180)
         calls = [c for c in api.of("chat.postMessage") if c.params["channel"] == AUDIT]
 
     total = THREADS * (1 + REPLIES)

@@ -50,9 +50,10 @@ def test_the_backlog_says_how_long_the_oldest_unclaimed_job_waited(jobs: Jobs) -
     assert waiting == 2 and 89 < oldest < 100
 
 
-def _claim_all(url: str, worker: str, go: multiprocessing.synchronize.Event,
+def _claim_all(url: str, worker: str, go: multiprocessing.synchronize.Barrier,
                out: multiprocessing.Queue[list[int]]) -> None:
     jobs = Jobs(Store(url))
+    jobs.backlog()                   # connected before the start
     go.wait(30)
     taken = []
     while (job := jobs.claim(worker)) is not None:

@@ -6,7 +6,7 @@ import multiprocessing
 import time
 from collections import Counter
 from dataclasses import replace
-from multiprocessing.synchronize import Event
+from multiprocessing.synchronize import Barrier
 
 from bot.__main__ import build_context
 from bot.adapters.outbox import Outbox
@@ -22,7 +22,7 @@ AUDIT = "CAUDIT"
 THREADS, REPLIES = 250, 3            # 1,000 messages: 250 parents with 3 replies each
 
 
-def _flush_all(url: str, api: str, go: Event, out: multiprocessing.Queue[tuple[int, float]]) -> None:
+def _flush_all(url: str, api: str, go: Barrier, out: multiprocessing.Queue[tuple[int, float]]) -> None:
     """One bot process: post what is pending until nothing is left (the other process posts beside it)."""
     ctx = build_context(Settings.from_env({"TAGPIN_DATABASE_URL": url, "TAGPIN_AUDIT_CHANNEL": AUDIT}))
     trail = Trail(replace(ctx, poster=SlackPoster(web_client(api, "xoxb-local")), owns_outbox=True))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlmodel import Field, SQLModel, col
@@ -22,12 +23,22 @@ class SlackJob(SQLModel, table=True):
     headers: str                                             # JSON: {name: [values]} as bolt reads them
     body: str                                                # the raw body Slack signed
     claimed_by: str | None = Field(default=None, max_length=100, index=True)
-    claimed_at: float | None = None
+    claimed_at: float | None = None                          # the claim, then its worker's last heartbeat (touch)
+
+
+_COLUMNS = (col(SlackJob.id), col(SlackJob.created_at), col(SlackJob.function), col(SlackJob.headers),
+            col(SlackJob.body), col(SlackJob.claimed_by))
+
+
+def _job(row: Sequence[Any]) -> Job:
+    headers = {str(k): [str(v) for v in vs] for k, vs in json.loads(row[3]).items()}
+    return Job(id=row[0], created_at=row[1], function=row[2], headers=headers, body=row[4], claimed_by=row[5])
 
 
 class Jobs:
     """`add` from an acknowledging process; `claim` hands the oldest unclaimed job to exactly one worker (a row lock
-    skipped by the others on PostgreSQL, a conditional UPDATE on SQLite); `done` removes it."""
+    skipped by the others on PostgreSQL, a conditional UPDATE on SQLite); `touch` keeps the claim fresh while it
+    runs; `done` removes it; `sweep` takes out, once, the jobs whose worker stopped refreshing them."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -46,20 +57,43 @@ class Jobs:
             for _ in range(5):        # SQLite: another worker may take the same oldest row first; then the next
                 taken = s.execute(update(SlackJob).where(col(SlackJob.id) == oldest, col(SlackJob.claimed_by).is_(None))
                                   .values(claimed_by=worker[:100], claimed_at=time.time())
-                                  .returning(col(SlackJob.id), col(SlackJob.created_at), col(SlackJob.function),
-                                             col(SlackJob.headers), col(SlackJob.body))).first()
+                                  .returning(*_COLUMNS)).first()
                 s.commit()
                 if taken is not None:
-                    headers = {str(k): [str(v) for v in vs] for k, vs in json.loads(taken[3]).items()}
-                    return Job(id=taken[0], created_at=taken[1], function=taken[2], headers=headers, body=taken[4])
+                    return _job(taken)
                 if not self.backlog()[0]:
                     return None
         return None
+
+    def touch(self, worker: str, job_ids: Collection[int]) -> set[int]:
+        """`worker`'s heartbeat: its claims on `job_ids` are refreshed; the ids it still holds (a sweep took any
+        other: the worker was thought stopped and its user told so)."""
+        if not job_ids:
+            return set()
+        with self.store.session() as s:
+            held = s.execute(update(SlackJob).where(col(SlackJob.id).in_(list(job_ids)),
+                                                    col(SlackJob.claimed_by) == worker[:100])
+                             .values(claimed_at=time.time()).returning(col(SlackJob.id))).scalars().all()
+            s.commit()
+        return set(held)
 
     def done(self, job_id: int) -> None:
         with self.store.session() as s:
             s.execute(delete(SlackJob).where(col(SlackJob.id) == job_id))
             s.commit()
+
+    def sweep(self, stale: float, limit: int = 50) -> list[Job]:
+        """Remove and return (oldest first, at most `limit`) the claimed jobs whose claim nobody refreshed for
+        `stale` seconds. One DELETE … RETURNING: each is returned to exactly one sweeper -- SQLite runs one writer
+        at a time; PostgreSQL skips the rows another sweep holds, and one a heartbeat refreshed meanwhile is
+        re-checked against the bound and stays."""
+        lost = (select(col(SlackJob.id)).where(col(SlackJob.claimed_by).is_not(None),
+                                               col(SlackJob.claimed_at) < time.time() - stale)
+                .order_by(col(SlackJob.id)).limit(limit).with_for_update(skip_locked=True))
+        with self.store.session() as s:
+            rows = s.execute(delete(SlackJob).where(col(SlackJob.id).in_(lost)).returning(*_COLUMNS)).all()
+            s.commit()
+        return sorted((_job(row) for row in rows), key=lambda job: job.id)
 
     def backlog(self) -> tuple[int, float]:
         """(jobs no worker has claimed, seconds the oldest of them has waited; 0 when none)."""

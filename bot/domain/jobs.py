@@ -12,3 +12,4 @@ class Job:
     headers: dict[str, list[str]]          # the request's headers as bolt reads them
     body: str                              # the raw body, as Slack signed it (verified before it was stored)
     created_at: float                      # seconds since the epoch
+    claimed_by: str | None = None          # the worker that took it (host:pid)

@@ -6,7 +6,7 @@ the Protocol of its columns (bot/service/rows.py), so the service depends on wha
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -136,5 +136,7 @@ class Jobs(Protocol):
 
     def add(self, function: str, headers: Mapping[str, Sequence[str]], body: str) -> int: ...
     def claim(self, worker: str) -> Job | None: ...        # the oldest unclaimed job, to exactly one worker
+    def touch(self, worker: str, job_ids: Collection[int]) -> set[int]: ...   # heartbeat: the ids still held
     def done(self, job_id: int) -> None: ...
+    def sweep(self, stale: float, limit: int = 50) -> list[Job]: ...  # claims stale for `stale` s, out, once each
     def backlog(self) -> tuple[int, float]: ...            # (unclaimed jobs, seconds the oldest has waited)

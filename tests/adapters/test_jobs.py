@@ -67,3 +67,63 @@ def test_three_processes_claiming_300_jobs_take_each_exactly_once(jobs: Jobs, da
     taken = Counter(i for r in results for i in r)
     assert sorted(taken) == made and set(taken.values()) == {1}, taken.most_common(3)
     assert sum(1 for r in results if r) >= 2, [len(r) for r in results]     # they really raced
+
+
+
+def _claimed_ago(jobs: Jobs, job_id: int, seconds: float) -> None:
+    """As if the claim (or its last heartbeat) was `seconds` ago."""
+    with jobs.store.session() as s:
+        s.execute(update(SlackJob).where(col(SlackJob.id) == job_id).values(claimed_at=time.time() - seconds))
+        s.commit()
+
+
+def test_a_claim_nobody_refreshes_is_swept_once_after_the_bound_and_a_refreshed_one_stays(jobs: Jobs) -> None:
+    lost, alive, waiting = (jobs.add("run", HEADERS, f"text={i}") for i in range(3))
+    dead, live = jobs.claim("dead"), jobs.claim("live")
+    assert dead is not None and live is not None and (dead.id, live.id) == (lost, alive)
+    assert jobs.sweep(stale=180) == []                               # fresh claims are nobody's to take
+    _claimed_ago(jobs, lost, 200)
+    _claimed_ago(jobs, alive, 200)
+    assert jobs.touch("live", [alive]) == {alive}                    # the live worker's heartbeat
+    swept = jobs.sweep(stale=180)
+    assert [(j.id, j.claimed_by, j.body, j.headers) for j in swept] == [(lost, "dead", "text=0", HEADERS)]
+    assert jobs.sweep(stale=180) == []                               # out of the table: never told twice
+    assert jobs.touch("dead", [lost]) == set()                       # a worker that was only slow learns it
+    assert jobs.touch("other", [alive]) == set()                     # only the claimant refreshes a claim
+    assert jobs.touch("live", []) == set()
+    assert jobs.backlog()[0] == 1 and jobs.claim("w") is not None    # an unclaimed job waits; it is never swept
+    jobs.done(alive)
+    jobs.done(waiting)
+    assert jobs.backlog() == (0, 0.0)
+
+
+def test_a_sweep_takes_the_oldest_stale_claims_first_and_at_most_its_limit(jobs: Jobs) -> None:
+    made = [jobs.add("run", {}, f"text={i}") for i in range(5)]
+    for job_id in made:
+        jobs.claim("dead")
+        _claimed_ago(jobs, job_id, 10)
+    assert [j.id for j in jobs.sweep(stale=5, limit=2)] == made[:2]
+    assert [j.id for j in jobs.sweep(stale=5)] == made[2:]
+
+
+def _sweep_all(url: str, go: multiprocessing.synchronize.Barrier, out: multiprocessing.Queue[list[int]]) -> None:
+    jobs = Jobs(Store(url))
+    jobs.backlog()                   # connected before the start: else the first to connect sweeps everything
+    go.wait(30)
+    taken = []
+    while swept := jobs.sweep(stale=60, limit=3):
+        taken += [job.id for job in swept]
+    out.put(taken)
+
+
+def test_three_processes_sweeping_300_stale_claims_take_each_exactly_once(jobs: Jobs, database_url: str) -> None:
+    made = [jobs.add("run", HEADERS, f"text={i}") for i in range(300)]
+    while jobs.claim("dead") is not None:
+        pass
+    with jobs.store.session() as s:
+        s.execute(update(SlackJob).values(claimed_at=time.time() - 120))
+        s.commit()
+    results: list[list[int]] = race(_sweep_all, [(database_url,)] * 3)
+    taken = Counter(i for r in results for i in r)
+    assert sorted(taken) == made and set(taken.values()) == {1}, taken.most_common(3)
+    assert sum(1 for r in results if r) >= 2, [len(r) for r in results]     # they really raced

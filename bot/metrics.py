@@ -64,6 +64,9 @@ JOBS_BACKLOG = Gauge("tagpin_slack_jobs_backlog", "Acknowledged Slack requests w
                      registry=REGISTRY, multiprocess_mode=LAST)
 SLACK_JOBS = Counter("tagpin_slack_jobs", "Acknowledged Slack requests whose work a job worker ran, by command or "
                      "action.", ["request"], registry=REGISTRY)
+SLACK_JOBS_ABANDONED = Counter("tagpin_slack_jobs_abandoned", "Acknowledged Slack requests whose job worker stopped "
+                               "while running them: swept out, their users told, never run again; by command or "
+                               "action.", ["request"], registry=REGISTRY)
 WATCH_ACTIVE = Gauge("tagpin_watch_active", "1 while this watcher holds the watcher lease (the one that scans and "
                      "posts), 0 while it stands by.", registry=REGISTRY, multiprocess_mode=LAST)
 READY = Gauge("tagpin_ready", "1 when the readiness check passes, 0 when it fails, by check.", ["check"],

@@ -1,5 +1,5 @@
 """What the user hears of a request whose job worker stopped while running it (SIGKILL, OOM, a lost node): the words,
-and the post to the request's response URL (bot.slack.handoff.JobWorker sweeps such jobs out of the store)."""
+and the post to the request's response URL (bot.slack.jobworker.JobWorker sweeps such jobs out of the store)."""
 
 from __future__ import annotations
 

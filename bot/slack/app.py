@@ -34,8 +34,9 @@ from bot.service.trail import Trail
 from bot.slack import listeners, listeners_deploy, listeners_notices
 from bot.slack.auth import Authorizer
 from bot.slack.dedupe import Deduplicator
-from bot.slack.handoff import CountedThreads, JobWorker, hand_off
+from bot.slack.handoff import CountedThreads, hand_off
 from bot.slack.intake import MAX_BODY, Intake, refuse, silence_body_logging
+from bot.slack.jobworker import JobWorker
 from bot.slack.metered import MeteredWebClient
 from bot.slack.posting import SlackPoster
 from bot.slack.runtime import Runtime

@@ -29,7 +29,7 @@ from bot.adapters.store import Store
 from bot.config import Settings
 from bot.slack.abandoned import lost
 from bot.slack.app import build
-from bot.slack.handoff import JobWorker
+from bot.slack.jobworker import JobWorker
 from bot.slack.localapi import LocalSlackAPI
 from bot.slack.runtime import Inflight
 from bot.slack.signing import action_body, slash_body

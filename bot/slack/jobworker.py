@@ -94,7 +94,7 @@ class JobWorker:
             log.exception("Slack job %d (%s) failed", job.id, job.function)
         finally:
             metrics.SLACK_JOBS.labels(request=request).inc()
-            with self._lock:                 # before the row goes: a heartbeat never misses a job that ended
+            with self._lock:                 # before the row goes: a beat after it would think the job swept
                 self._running.discard(job.id)
             try:
                 self.jobs.done(job.id)

@@ -77,10 +77,13 @@ class Jobs:
             s.commit()
         return set(held)
 
-    def done(self, job_id: int) -> None:
+    def done(self, job_id: int, worker: str) -> bool:
+        """Remove a job `worker` ran; False when the row is no longer its claim (swept while it ran, and the id
+        perhaps reused by a new job since, which this must not delete)."""
         with self.store.session() as s:
-            s.execute(delete(SlackJob).where(col(SlackJob.id) == job_id))
+            gone = s.execute(delete(SlackJob).where(col(SlackJob.id) == job_id, col(SlackJob.claimed_by) == worker))
             s.commit()
+            return bool(gone.rowcount)  # type: ignore[attr-defined]
 
     def sweep(self, stale: float, limit: int = 50) -> list[Job]:
         """Remove and return (oldest first, at most `limit`) the claimed jobs whose claim nobody refreshed for

@@ -137,6 +137,6 @@ class Jobs(Protocol):
     def add(self, function: str, headers: Mapping[str, Sequence[str]], body: str) -> int: ...
     def claim(self, worker: str) -> Job | None: ...        # the oldest unclaimed job, to exactly one worker
     def touch(self, worker: str, job_ids: Collection[int]) -> set[int]: ...   # heartbeat: the ids still held
-    def done(self, job_id: int) -> None: ...
+    def done(self, job_id: int, worker: str) -> bool: ...   # False: no longer its claim (swept)
     def sweep(self, stale: float, limit: int = 50) -> list[Job]: ...  # claims stale for `stale` s, out, once each
     def backlog(self) -> tuple[int, float]: ...            # (unclaimed jobs, seconds the oldest has waited)

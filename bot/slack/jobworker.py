@@ -97,7 +97,9 @@ class JobWorker:
             with self._lock:                 # before the row goes: a beat after it would think the job swept
                 self._running.discard(job.id)
             try:
-                self.jobs.done(job.id)
+                if not self.jobs.done(job.id, self.name):
+                    log.warning("Slack job %d (%s) ended after it was swept as abandoned: its user was told it was "
+                                "lost", job.id, job.function)
             except StoreError as exc:      # claimed, so never run again; the row stays for the record
                 log.warning("could not remove Slack job %d: %s", job.id, exc)
             self._settle()

@@ -35,8 +35,9 @@ def test_jobs_are_claimed_oldest_first_once_and_removed_when_done(jobs: Jobs) ->
     again = jobs.claim("w2")
     assert again is not None and again.id == second      # never the claimed one
     assert jobs.claim("w3") is None
-    jobs.done(first)
-    jobs.done(second)
+    assert jobs.done(first, "w2") is False               # only the claimant removes it
+    assert jobs.done(first, "w1") and jobs.done(second, "w2")
+    assert jobs.done(first, "w1") is False
     assert jobs.backlog() == (0, 0.0)
 
 
@@ -92,8 +93,8 @@ def test_a_claim_nobody_refreshes_is_swept_once_after_the_bound_and_a_refreshed_
     assert jobs.touch("other", [alive]) == set()                     # only the claimant refreshes a claim
     assert jobs.touch("live", []) == set()
     assert jobs.backlog()[0] == 1 and jobs.claim("w") is not None    # an unclaimed job waits; it is never swept
-    jobs.done(alive)
-    jobs.done(waiting)
+    assert jobs.done(lost, "dead") is False                          # swept: the late worker removes nothing
+    assert jobs.done(alive, "live") and jobs.done(waiting, "w")
     assert jobs.backlog() == (0, 0.0)
 
 
@@ -127,3 +128,15 @@ def test_three_processes_sweeping_300_stale_claims_take_each_exactly_once(jobs: 
     taken = Counter(i for r in results for i in r)
     assert sorted(taken) == made and set(taken.values()) == {1}, taken.most_common(3)
     assert sum(1 for r in results if r) >= 2, [len(r) for r in results]     # they really raced
+
+
+def test_a_worker_late_after_a_sweep_never_removes_the_job_that_took_its_id(jobs: Jobs) -> None:
+    slow = jobs.add("run", {}, "text=slow")
+    assert jobs.claim("slow") is not None
+    _claimed_ago(jobs, slow, 200)
+    assert [j.id for j in jobs.sweep(stale=180)] == [slow]
+    newer = jobs.add("run", {}, "text=newer")           # SQLite hands the freed highest id out again
+    assert jobs.done(slow, "slow") is False
+    assert jobs.backlog()[0] == 1
+    got = jobs.claim("fresh")
+    assert got is not None and (got.id, got.body) == (newer, "text=newer")

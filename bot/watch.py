@@ -43,18 +43,21 @@ class Freshness:
     started: float = field(default_factory=time.monotonic)
     last: float | None = None
     standby: str | None = None           # why this watcher does not scan: another one is active
+    blind: str | None = None             # why it can tell neither: the lease cannot be read
 
     def completed(self) -> None:
-        self.last, self.standby = time.monotonic(), None
+        self.last, self.standby, self.blind = time.monotonic(), None, None
 
     def standing_by(self, why: str) -> None:
-        self.standby, self.last, self.started = why, None, time.monotonic()
+        self.standby, self.blind, self.last, self.started = why, None, None, time.monotonic()
 
     def age(self) -> float:
         """Seconds since the last completed scan; NaN before the first one."""
         return math.nan if self.last is None else time.monotonic() - self.last
 
     def check(self) -> str:
+        if self.blind is not None:       # neither scanning nor known to stand by: not an all-clear
+            raise RuntimeError(self.blind)
         if self.standby is not None:
             return self.standby          # ready: a standby is healthy, and takes over when the active one dies
         age = time.monotonic() - (self.last if self.last is not None else self.started)
@@ -143,13 +146,13 @@ def stand_or_lead(election: Election, freshness: Freshness) -> bool:
         active = election.active()
     except TagpinError as exc:              # the database is away: neither scan nor claim, say why, try again
         log.warning("cannot reach the watcher lease: %s", exc)
-        active = False
-        why = f"standby: the watcher lease cannot be read ({exc})"
-    else:
-        why = "" if active else election.standing_by()
+        metrics.WATCH_ACTIVE.set(0)
+        freshness.blind = f"not scanning: the watcher lease cannot be read ({exc})"
+        return False
+    why = "" if active else election.standing_by()
     metrics.WATCH_ACTIVE.set(1 if active else 0)
-    if active and freshness.standby is not None:
-        freshness.standby, freshness.started = None, time.monotonic()     # fresh within 3 intervals from now
+    if active and (freshness.standby is not None or freshness.blind is not None):
+        freshness.standby, freshness.blind, freshness.started = None, None, time.monotonic()   # 3 intervals from now
     elif not active:
         if freshness.standby is None:
             log.info("tagpin watch: %s; taking over when it stops", why)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -31,10 +33,19 @@ def _engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:
-            # WAL lets readers (status, the watcher) run while a deploy writes; FKs for integrity.
+            # WAL lets readers (status, the watcher) run while a deploy writes. It is a property of the file, so
+            # only a file not yet in WAL is switched: the switch fails at once ("database is locked", no busy
+            # wait) while another process writes -- a second process starting beside a migration did.
             cur = conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            deadline = time.monotonic() + 30
+            while cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                try:
+                    cur.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.OperationalError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
             cur.close()
 
         return engine

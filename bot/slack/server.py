@@ -92,6 +92,10 @@ def options(settings: Settings) -> dict[str, Any]:
 
 
 def serve_http(settings: Settings, make_wsgi: Callable[[], WSGI]) -> int:
+    if settings.bot_workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The supervisor sets it; a --role http service of its own needs it set (prometheus_client reads it at import).
+        log.warning("PROMETHEUS_MULTIPROC_DIR is not set: /metrics shows whichever of the %d workers answers it; "
+                    "set it to an empty directory to count them all", settings.bot_workers)
     AckServer(make_wsgi, options(settings)).run()      # returns when the arbiter stops (SIGTERM, SIGINT)
     return 0
 

@@ -143,7 +143,7 @@ def run(argv: Sequence[str]) -> int:
         data, text, ok = COMMANDS[args.command](ctx, args)
     except TagpinError as exc:
         shape = refusal(args.tenant, exc) if args is not None and args.command in ("deploy", "rollback") else None
-        return _fail(str(exc), as_json, type(exc).__name__, exc.exit_code, shape)
+        return _fail(str(exc), as_json, getattr(exc, "kind", type(exc).__name__), exc.exit_code, shape)
     except KeyboardInterrupt:
         return _fail("interrupted", as_json, "Interrupted", 130)
     except Exception:

@@ -68,6 +68,8 @@ class StoreError(TagpinError):
 class StoreUnreachable(StoreError):
     """A database server that did not answer at all (still starting, or down): trying again may help."""
 
+    kind = "StoreError"           # to scripts (--json's kind) it is the StoreError it always was
+
 
 class OutcomeUnrecorded(StoreError):
     """The database failed under a deploy that Swarm was given: its row stays running until reconciled."""

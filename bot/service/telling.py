@@ -53,7 +53,7 @@ class Telling:
             except TagpinError as exc:
                 outcome = "interrupted" if isinstance(exc, Interrupted) else "refused"
                 store.audit(self.actor, self.command, self.tenant, outcome,
-                            {"error": str(exc), "kind": type(exc).__name__})
+                            {"error": str(exc), "kind": getattr(exc, "kind", type(exc).__name__)})
                 raise
             finally:
                 if lease is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.adapters.confirmations import ConfirmationTable
 from bot.adapters.converge import Converger
+from bot.adapters.fleet import Fleet
 from bot.adapters.jobs import Jobs
 from bot.adapters.notices import NoticeStore
 from bot.adapters.outbox import Outbox
@@ -46,7 +47,7 @@ def build_context(settings: Settings, migrate: bool = True) -> Context:
     registry = RegistryClient(insecure=settings.insecure_registries, docker_config=settings.docker_config,
                               cache_ttl=settings.registry_cache_ttl, ca_bundle=settings.registry_ca)
     tables = Tables(outbox=Outbox(store), notices=NoticeStore(store), seen=SeenRequests(store),
-                    confirmations=ConfirmationTable(store), jobs=Jobs(store))
+                    confirmations=ConfirmationTable(store), jobs=Jobs(store), fleet=Fleet(store))
     swarm = cache(lambda: Swarm.from_env(settings.docker_environ))      # opened on first use, once
     return Context(settings, store, registry, swarm, tables, lambda: Converger(swarm(), poll=CONVERGE_POLL))
 

@@ -14,7 +14,7 @@ from bot.domain.plans import Plan
 from bot.domain.references import parse_reference
 from bot.domain.versions import Policy
 from bot.errors import ConfirmationRequired, UsageError
-from bot.service import stopping
+from bot.service import fleet, stopping
 from bot.service.audit import onboarded, recent_events
 from bot.service.context import Context
 from bot.service.deploy import Answer, Ask, Deployer, DeployRequest
@@ -106,8 +106,21 @@ def do_audit(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def do_tenants(ctx: Context, args: argparse.Namespace) -> Result:
+    if args.tenants_command == "label":
+        labelled = fleet.label(ctx, args.tenant, args.labels, ctx.settings.actor)
+        return labelled, text.labels(labelled), True
     data: TenantsJSON = {"tenants": onboarded(ctx)}
     return data, text.tenants(data), True
+
+
+def do_hold(ctx: Context, args: argparse.Namespace) -> Result:
+    data = fleet.hold(ctx, args.tenant, args.service, args.range, args.reason, ctx.settings.actor)
+    return data, text.hold(data), True
+
+
+def do_unhold(ctx: Context, args: argparse.Namespace) -> Result:
+    data = fleet.unhold(ctx, args.tenant, args.service, ctx.settings.actor)
+    return data, text.unhold(data), True
 
 
 def do_watch(ctx: Context, args: argparse.Namespace) -> Result:
@@ -136,4 +149,5 @@ def do_migrate(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 COMMANDS = {"resolve": do_resolve, "deploy": do_deploy, "rollback": do_rollback, "status": do_status,
-            "drift": do_drift, "audit": do_audit, "tenants": do_tenants, "watch": do_watch, "migrate": do_migrate}
+            "drift": do_drift, "audit": do_audit, "tenants": do_tenants, "watch": do_watch, "migrate": do_migrate,
+            "hold": do_hold, "unhold": do_unhold}

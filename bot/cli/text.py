@@ -92,8 +92,30 @@ def audit(data: AuditJSON) -> str:
 
 
 def tenants(data: TenantsJSON) -> str:
-    rows = [[t["name"], t["created_at"], t["created_by"]] for t in data["tenants"]]
-    return table(rows, ["TENANT", "CREATED", "BY"]) if rows else "no tenants yet"
+    rows = [[t["name"], t["created_at"], t["created_by"],
+             ",".join(f"{k}={v}" for k, v in sorted(t["labels"].items())) or "-",
+             ", ".join(f"{h['service']} {h['range']}" for h in t["holds"]) or "-"] for t in data["tenants"]]
+    return table(rows, ["TENANT", "CREATED", "BY", "LABELS", "HOLDS"]) if rows else "no tenants yet"
+
+
+def labels(data: Mapping[str, Any]) -> str:
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(data["labels"].items())) or "none"
+    return f"{data['tenant']}: labels {shown}"
+
+
+def hold(data: Mapping[str, Any]) -> str:
+    h = data["hold"]
+    out = [f"{data['tenant']}: {h['service']} held at {h['range']} ({h['reason']})"]
+    if data["replaced"]:
+        out.append(f"replaces the hold at {data['replaced']['range']} by {data['replaced']['by']}")
+    if data["warning"]:
+        out.append(f"warning: {data['warning']}")
+    return "\n".join(out)
+
+
+def unhold(data: Mapping[str, Any]) -> str:
+    h = data["lifted"]
+    return f"{data['tenant']}: hold on {h['service']} at {h['range']} lifted (it was held by {h['by']}: {h['reason']})"
 
 
 def watch(data: WatchJSON) -> str:

@@ -144,7 +144,8 @@ def _service(tenant: str, template: ServiceTemplate, obs: Observed, avail: Avail
         if isinstance(newest, Version) and newest > version:
             found.append(Finding(tenant, name, "behind", obs.spec_image, best_ref,
                                  f"{name} runs {spec.tag if spec else obs.spec_image}; "
-                                 f"{best.tag} is the newest its policy allows"))
+                                 f"{best.tag} is the newest its policy allows"
+                                 + (f" (held at {policy.held})" if policy.held else "")))
     return found
 
 

@@ -36,7 +36,9 @@ class Policy:
     constraint: str | None = None
     prerelease: bool = False
     pattern: str | None = None
+    held: str | None = None        # a tenant's hold (`tagpin hold`): a second range every candidate must be in
     _range: Range | None = field(default=None, init=False, repr=False, compare=False)
+    _held: Range | None = field(default=None, init=False, repr=False, compare=False)
     _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -49,10 +51,16 @@ class Policy:
                 # YAML reads `constraint: 1.10` as the float 1.1; refuse rather than guess.
                 raise PolicyError(f"constraint must be a string; quote it in YAML: '{self.constraint}'")
             object.__setattr__(self, "_range", parse_range(self.constraint, self.prerelease))
+        if self.held is not None:
+            object.__setattr__(self, "_held", parse_range(self.held, self.prerelease))
         if self.mode == "pattern":
             object.__setattr__(self, "_regex", _compile(self.pattern))
         elif self.pattern is not None:
             raise PolicyError(f"pattern is only used with mode: pattern (mode is {self.mode})")
+
+    def holds_back(self, version: Version) -> bool:
+        """Whether the tenant's hold keeps `version` out (an explicit tag too: a hold is lifted, not overridden)."""
+        return self._held is not None and not self._held.test(version._key)
 
     @property
     def range(self) -> Range | None:
@@ -159,7 +167,9 @@ def select(
     floor = None if allow_downgrade or running is None else running._key[:5]
     variant = running.variant or "" if running is not None and policy.mode == "pattern" else None
     test = policy._range.test if policy._range is not None else None
+    hold = policy._held.test if policy._held is not None else None
     outside, below = _outside(policy), f"below the running version {running}"
+    outside_hold = f"held: outside {policy.held} for this tenant (tagpin hold)"
     read = _reader(policy)
     groups: dict[Key, list[str]] = {}
     rejected: list[Rejection] = []
@@ -174,6 +184,8 @@ def select(
             reason = f"variant {key[5] or '(none)'} ≠ running variant {variant or '(none)'}"
         elif test is not None and not test(key):
             reason = outside
+        elif hold is not None and not hold(key):
+            reason = outside_hold
         elif floor is not None and key < floor:
             reason = below
         else:

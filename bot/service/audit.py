@@ -4,6 +4,7 @@ tenants` and /audit show)."""
 from __future__ import annotations
 
 from bot.service.context import Context
+from bot.service.fleet import hold_json
 from bot.service.views import AuditEventJSON, TenantJSON
 
 
@@ -15,6 +16,9 @@ def recent_events(ctx: Context, tenant: str | None, limit: int) -> list[AuditEve
 
 
 def onboarded(ctx: Context) -> list[TenantJSON]:
-    """Every onboarded tenant, by name."""
-    return [{"name": t.name, "created_at": t.created_at.isoformat(), "created_by": t.created_by}
+    """Every onboarded tenant, by name, with its labels and holds."""
+    labels, holds = ctx.tables.fleet.labels(), ctx.tables.fleet.holds()
+    return [{"name": t.name, "created_at": t.created_at.isoformat(), "created_by": t.created_by,
+             "labels": labels.get(t.name, {}),
+             "holds": [hold_json(h) for _, h in sorted(holds.get(t.name, {}).items())]}
             for t in ctx.store.tenants()]

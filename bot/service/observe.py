@@ -6,12 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bot.domain.drift import Available, Finding, Observed, find_drift, wanted_replicas
+from bot.domain.holds import held
 from bot.domain.references import ImageRef
 from bot.domain.running import ServiceState
 from bot.domain.stacks import Pin, ServiceTemplate, StackTemplate
 from bot.domain.tenants import validate_tenant
 from bot.errors import NotFound, TagpinError
 from bot.service.context import Context
+from bot.service.fleet import hold_json
 from bot.service.reconcile import reconcile
 from bot.service.resolve import Registry, resolve
 from bot.service.views import DriftJSON, FindingJSON, ServiceStatusJSON, TenantStatusJSON
@@ -79,6 +81,8 @@ class Observer:
     def status(self, tenant: str, actor: str = "cli") -> TenantStatusJSON:
         tenant = validate_tenant(tenant)
         template = self.ctx.template()
+        holds = self.ctx.tables.fleet.holds(tenant).get(tenant, {})
+        held_services = held(template.services, holds)
         reconciled = reconcile(self.ctx, tenant)      # what a killed or interrupted deploy left, judged from Swarm
         stack = self.ctx.swarm.stack(tenant)
         if not stack and self.ctx.store.tenant(tenant) is None:
@@ -87,12 +91,12 @@ class Observer:
         services: list[ServiceStatusJSON] = []
         avail: dict[str, Available] = {}
         notes: dict[str, str] = {}
-        for t in template.services:
+        for t in held_services:
             avail[t.name], error = available(registry, t, stack.get(t.name))
             notes[t.name] = str(error) if error else ""
-        findings = find_drift(tenant, template.services, {n: observed(s) for n, s in stack.items()}, avail,
+        findings = find_drift(tenant, held_services, {n: observed(s) for n, s in stack.items()}, avail,
                               replicas(template))
-        for t in template.services:
+        for t in held_services:
             svc, best = stack.get(t.name), avail[t.name].best
             spec = svc.image if svc else None
             services.append({
@@ -103,6 +107,7 @@ class Observer:
                 "update_state": svc.update_state if svc else None,
                 "available": {"tag": best.tag, "digest": best.digest} if best else None,
                 "registry_note": notes[t.name] or None,
+                "held": hold_json(holds[t.name]) if t.name in holds else None,
                 "drift": [finding_dict(f) for f in findings if f.service == t.name],
             })
         unknown = sum(1 for f in findings if f.kind == "unknown")
@@ -122,14 +127,16 @@ class Observer:
             raise not_onboarded(unknown)
         registry = registry or ScanRegistry(self.ctx.registry)
         scan = Scan(wanted, stacks)
+        holds = self.ctx.tables.fleet.holds()          # every tenant's, in one query
         for tenant in wanted:
             stack = stacks.get(tenant, {})
+            services = held(template.services, holds.get(tenant, {}))
             avail = {}
-            for t in template.services:
+            for t in services:
                 avail[t.name], error = available(registry, t, stack.get(t.name))
                 if error is not None and str(error) not in [str(e) for e in scan.errors]:
                     scan.errors.append(error)
-            scan.findings.extend(find_drift(tenant, template.services,
+            scan.findings.extend(find_drift(tenant, services,
                                             {n: observed(s) for n, s in stack.items()}, avail, replicas(template)))
         return scan
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.domain.plans import Plan, make_plan
-from bot.domain.stacks import Pin, fingerprint, render
+from bot.domain.stacks import Pin, StackTemplate, fingerprint, render
+from bot.domain.versions import Version, parse_tag
 from bot.service.context import Context
+from bot.service.fleet import held_services
 from bot.service.pending import Pending
 from bot.service.progress import Say
 from bot.service.results import Command
@@ -34,16 +36,32 @@ def _rollback(ctx: Context, tenant: str, say: Say) -> Made:
     return Made(back.plan, back.compose, back.pins, back=back)
 
 
+def tenant_template(ctx: Context, tenant: str) -> tuple[StackTemplate, list[str]]:
+    """The template as it applies to `tenant`: each held service's policy narrowed to its hold (the document, and so
+    the fingerprint, unchanged); and a note per hold, so a plan says why a service stays where it is."""
+    template = ctx.template()
+    services = held_services(ctx, tenant, template.services)
+    holds = ctx.tables.fleet.holds(tenant).get(tenant, {})
+    return replace(template, services=services), [f"{name}: {h.says()}" for name, h in sorted(holds.items())]
+
+
+def _still_held(template: StackTemplate, pins: Mapping[str, Pin]) -> bool:
+    for svc in template.services:
+        version = parse_tag(pins[svc.name].tag, svc.policy) if svc.name in pins else None
+        if isinstance(version, Version) and svc.policy.holds_back(version):
+            return False
+    return True
+
+
 def make(ctx: Context, tenant: str, command: Command, overrides: Mapping[str, str], allow_downgrade: bool,
          say: Say) -> Made:
     """The plan from what the template allows and the registry has now (a rollback: from the release line)."""
     if command == "rollback":
         return _rollback(ctx, tenant, say)
-    template = ctx.template()
+    template, notes = tenant_template(ctx, tenant)
     say("resolving", f"{len(template.services)} services")
     current = current_pins(ctx, tenant)
     new_tenant = ctx.store.tenant(tenant) is None
-    notes: list[str] = []
     pins = targets(ctx, template, current, overrides, allow_downgrade, notes)
     plan = make_plan(tenant, new_tenant, template.services, current, pins)
     compose = render(template, tenant, pins)          # render validates what it wrote
@@ -56,9 +74,11 @@ def replay(ctx: Context, p: Pending, say: Say) -> Made | None:
     the template changed since (then the plan must be made anew)."""
     if p.command == "rollback":
         return _rollback(ctx, p.tenant, say)
-    template = ctx.template()
+    template, _ = tenant_template(ctx, p.tenant)
     pins = p.shown_pins()
     if fingerprint(template) != p.template or set(pins) != {s.name for s in template.services}:
+        return None
+    if not _still_held(template, pins):       # held since it was parked: made anew, within the hold
         return None
     new_tenant = ctx.store.tenant(p.tenant) is None
     plan = make_plan(p.tenant, new_tenant, template.services, current_pins(ctx, p.tenant), pins)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain.clients import ClientSeen
+from bot.domain.holds import Hold
 from bot.domain.jobs import Job
 from bot.domain.running import ConvergeReport, ServiceReport, ServiceState
 from bot.service.rows import AuditRow, DeploymentRow, LockRow, NoticeRow, OutboxRow, ScanRow, TenantRow
@@ -140,3 +141,13 @@ class Jobs(Protocol):
     def done(self, job_id: int, worker: str) -> bool: ...   # False: no longer its claim (swept)
     def sweep(self, stale: float, limit: int = 50) -> list[Job]: ...  # claims stale for `stale` s, out, once each
     def backlog(self) -> tuple[int, float]: ...            # (unclaimed jobs, seconds the oldest has waited)
+
+
+class Fleet(Protocol):
+    """Tenant labels and holds (bot.adapters.fleet.Fleet): {tenant: …} for one tenant or all, in one query."""
+
+    def labels(self, tenant: str | None = None) -> dict[str, dict[str, str]]: ...
+    def label(self, tenant: str, put: Mapping[str, str], remove: set[str]) -> dict[str, str]: ...
+    def holds(self, tenant: str | None = None) -> dict[str, dict[str, Hold]]: ...
+    def hold(self, tenant: str, service: str, range_: str, reason: str, by: str) -> tuple[Hold, Hold | None]: ...
+    def unhold(self, tenant: str, service: str) -> Hold | None: ...

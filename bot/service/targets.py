@@ -40,6 +40,9 @@ def _pin_override(ctx: Context, svc: ServiceTemplate, tag: str, running_tag: str
     parsed = parse_tag(tag, svc.policy)
     if isinstance(parsed, Rejection):
         raise _refused(svc.name, tag, parsed.reason)
+    if svc.policy.holds_back(parsed):
+        raise _refused(svc.name, tag, f"the tenant is held at {svc.policy.held} for {svc.name} (tagpin unhold "
+                       "lifts it)")
     running = parse_tag(running_tag, svc.policy) if running_tag else None
     if isinstance(running, Version) and parsed < running and not allow_downgrade:
         raise _refused(svc.name, tag, f"it is below the running {running_tag}; add --allow-downgrade to deploy "

@@ -34,6 +34,14 @@ class AvailableJSON(TypedDict):
     digest: str
 
 
+class HoldJSON(TypedDict):
+    service: str
+    range: str
+    reason: str
+    by: str
+    at: str
+
+
 class ServiceStatusJSON(TypedDict):
     name: str
     image: str                             # the template's repository, without tag
@@ -43,6 +51,7 @@ class ServiceStatusJSON(TypedDict):
     update_state: str | None
     available: AvailableJSON | None        # None: the registry could not say
     registry_note: str | None
+    held: HoldJSON | None                  # the tenant's hold on it (tagpin hold): its policy narrowed to that range
     drift: list[FindingJSON]
 
 
@@ -119,6 +128,8 @@ class TenantJSON(TypedDict):
     name: str
     created_at: str
     created_by: str
+    labels: dict[str, str]                 # tagpin tenants label
+    holds: list[HoldJSON]                  # tagpin hold, by service
 
 
 class TenantsJSON(TypedDict):

@@ -64,7 +64,8 @@ class SlackDeploy:
             return
         plan = outcome.plan
         self.respond(response_type="ephemeral", **blocks.plan(plan.as_dict(), confirm_id=outcome.confirm_id or "",
-                                                              notice=CHANGED if outcome.replanned else ""))
+                                                              notice=CHANGED if outcome.replanned else "",
+                                                              notes=outcome.notes))
         if outcome.confirm_id is not None:
             self.progress.finish(f":raised_hand: waiting for <@{self.user}> to confirm: " + "; ".join(plan.risks))
         else:
@@ -115,4 +116,5 @@ def show_dry_run(rt: Runtime, respond: Respond, *, actor: str, tenant: str, over
     outcome = Deployer(rt.ctx).run(DeployRequest(tenant, actor, overrides=dict(overrides or {}),
                                                  allow_downgrade=allow_downgrade, dry_run=True))
     assert outcome.plan is not None
-    safe_respond(respond, blocks.plan(outcome.plan.as_dict(), notice="Dry run: nothing applied."), **options)
+    safe_respond(respond, blocks.plan(outcome.plan.as_dict(), notice="Dry run: nothing applied.", notes=outcome.notes),
+                 **options)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.plans import PlanJSON, PlanServiceJSON
@@ -41,7 +42,7 @@ def _buttons(data: PlanJSON, confirm_id: str, risks: list[str]) -> list[Block]:
                 f"Plan {data['digest'][:12]} · only the requester can confirm · expires in {TTL / 60:g} min")}]}]
 
 
-def plan(data: PlanJSON, *, confirm_id: str | None = None, notice: str = "") -> Message:
+def plan(data: PlanJSON, *, confirm_id: str | None = None, notice: str = "", notes: Sequence[str] = ()) -> Message:
     """A plan (Plan.as_dict()), with Confirm/Cancel when it needs a human; confirm opens Slack's own dialog.
 
     Risks and risky services are never cut above a Confirm button: when they cannot all fit in one message,
@@ -84,6 +85,9 @@ def plan(data: PlanJSON, *, confirm_id: str | None = None, notice: str = "") -> 
     else:
         page.reserve = buttons
         page.lines([_change(s) for s in rest], more=summary)
+    # What shaped the plan besides the policy (a tenant's holds, a tag deleted while resolving): after the risks,
+    # which are never crowded out by it.
+    page.context(list(notes), more=lambda n: f"…and {n} more note(s); {whole}")
     title = f"Deploy plan for {tenant}: " + (f"{len(risks)} risk(s): " + "; ".join(risks) if risks else "no risks")
     return {"text": fallback(title), "blocks": page.done()}
 

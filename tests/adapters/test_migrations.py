@@ -18,6 +18,7 @@ from sqlalchemy import Engine, MetaData, Table, inspect, select, text
 from sqlmodel import Session, SQLModel
 
 from bot.adapters.confirmations import PendingConfirmation
+from bot.adapters.fleet import TenantHold, TenantLabel
 from bot.adapters.jobs import SlackJob
 from bot.adapters.migrations.runner import head
 from bot.adapters.models import (
@@ -40,9 +41,10 @@ from bot.errors import StoreError, UsageError
 V1_MODELS = (SchemaInfo, Tenant, Deployment, AuditEvent, TenantLock, DriftScan, OutboxMessage, DriftNotice,
              PendingConfirmation, SeenRequest)
 V1_TABLES: list[Table] = [m.__table__ for m in V1_MODELS]  # type: ignore[attr-defined]
-TABLES: list[Table] = [*V1_TABLES, SlackJob.__table__]  # type: ignore[attr-defined]   # 0002
+TABLES: list[Table] = [*V1_TABLES, SlackJob.__table__,  # type: ignore[attr-defined]   # 0002
+                       TenantLabel.__table__, TenantHold.__table__]  # type: ignore[attr-defined]   # 0003
 NAMES = sorted(t.name for t in TABLES)
-REVISIONS = ["0001", "0002"]
+REVISIONS = ["0001", "0002", "0003"]
 
 
 def make_v1(engine: Engine) -> None:
@@ -141,7 +143,8 @@ def test_a_database_at_a_revision_this_tagpin_does_not_know_is_refused_and_left_
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     before = rows(store.engine)
-    with pytest.raises(StoreError, match=r"has schema revision 0099; this tagpin knows up to 0002 -- upgrade tagpin"):
+    with pytest.raises(StoreError, match=rf"has schema revision 0099; this tagpin knows up to {head()} -- upgrade "
+                                         "tagpin"):
         store.migrate()
     with pytest.raises(StoreError, match="upgrade tagpin"):
         store.migrate(apply=False)

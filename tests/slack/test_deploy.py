@@ -147,3 +147,25 @@ def test_the_web_api_down_during_a_deploy_keeps_the_audit_rows_and_posts_them_la
     parent, replies = _trail(bot)
     assert "/deploy" in parent["text"] and _steps(replies)[-1] == "converged"
     assert bot.rt.trail.outbox.pending(AUDIT) == []
+
+
+def test_a_parked_plan_is_made_anew_when_a_hold_came_since(bot: Bot, tenant: Tenant) -> None:
+    from bot.service import fleet
+
+    tenant.push("frontend", "1.9.3")
+    tenant.push("backend", "3.0.0")
+    assert Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", confirm=lambda p: True).outcome == "converged"
+    tenant.push("frontend", "1.10.0")
+    tenant.push("backend", "4.0.0")                     # a major jump: the plan waits for a click
+    bot.command("/deploy", tenant.name)
+    bot.wait()
+    assert "→ 1.10.0" in str(bot.responses()[-1]["blocks"])
+    first = bot.button()
+    fleet.hold(tenant.fresh_context(), tenant.name, "frontend", "<1.10.0", "acme certifies 1.10 first", "bob")
+    bot.click("tagpin_confirm", first)
+    bot.wait()
+    again = bot.responses()[-1]                          # shown again, within the hold, for a click of its own
+    assert "→ 1.10.0" not in str(again["blocks"]) and "held at <1.10.0 by bob" in str(again["blocks"]), again
+    specs = {s["name"]: s["spec_reference"] for s in Observer(tenant.fresh_context()).status(tenant.name)["services"]}
+    assert ":1.9.3@sha256:" in specs["frontend"] and ":3.0.0@sha256:" in specs["backend"]   # nothing deployed
+    assert bot.button() != first

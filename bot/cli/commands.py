@@ -118,6 +118,16 @@ def do_hold(ctx: Context, args: argparse.Namespace) -> Result:
     return data, text.hold(data), True
 
 
+def do_rollout(ctx: Context, args: argparse.Namespace) -> Result:
+    from bot.service.rollout import Want, plan_rollout
+
+    if not args.dry_run:
+        raise UsageError("tagpin rollout only plans for now: add --dry-run to see the fleet plan (waves, changes, "
+                         "risks, skipped tenants); deploy each tenant with tagpin deploy")
+    data = plan_rollout(ctx, Want.parse(args.services), args.tenants, args.label, args.waves).as_dict()
+    return data, text.rollout(data), True
+
+
 def do_unhold(ctx: Context, args: argparse.Namespace) -> Result:
     data = fleet.unhold(ctx, args.tenant, args.service, ctx.settings.actor)
     return data, text.unhold(data), True
@@ -150,4 +160,4 @@ def do_migrate(ctx: Context, args: argparse.Namespace) -> Result:
 
 COMMANDS = {"resolve": do_resolve, "deploy": do_deploy, "rollback": do_rollback, "status": do_status,
             "drift": do_drift, "audit": do_audit, "tenants": do_tenants, "watch": do_watch, "migrate": do_migrate,
-            "hold": do_hold, "unhold": do_unhold}
+            "hold": do_hold, "unhold": do_unhold, "rollout": do_rollout}

@@ -86,6 +86,13 @@ def build_parser() -> Parser:
     p.add_argument("service")
     p.add_argument("range", help='npm-style range, e.g. "<2.0.0" or "~1.4"')
     p.add_argument("--reason", required=True, help="why: whoever meets the hold later reads it")
+    p = command("rollout", "one release for many tenants in waves, the canary first (today: the fleet plan only)")
+    p.add_argument("services", nargs="*", metavar="SERVICE[@VERSION]",
+                   help="the services to move (default: every one, to what its policy allows)")
+    p.add_argument("--tenants", default="all", help="all (default) or T1,T2,…")
+    p.add_argument("--label", metavar="KEY=VALUE", help="only the tenants with this label")
+    p.add_argument("--waves", default="1,10%,100%", help="cumulative counts or percentages (default 1,10%%,100%%)")
+    p.add_argument("--dry-run", action="store_true", help="the fleet plan: waves, changes, risks, who is skipped")
     p = command("unhold", "lift a tenant's hold on one service")
     p.add_argument("tenant")
     p.add_argument("service")

@@ -113,6 +113,23 @@ def hold(data: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
+def rollout(data: Mapping[str, Any]) -> str:
+    def tag(reference: str | None) -> str:
+        return reference.split("@")[0].rsplit(":", 1)[-1] if reference else "nothing"
+
+    moving = sum(len(w["tenants"]) for w in data["waves"])
+    out = [f"rollout plan {data['digest'][:12]}: {moving} tenant(s) in {len(data['waves'])} wave(s) "
+           f"({data['wave_spec']}), {len(data['skipped'])} skipped; {data['registry_requests']} registry request(s)"]
+    for wave in data["waves"]:
+        out.append(f"wave {wave['wave']}:")
+        for t in wave["tenants"]:
+            changes = ", ".join(f"{c['service']} {tag(c['from'])} → {tag(c['to'])}" for c in t["changes"])
+            out.append(f"  {t['tenant']}: {changes}" + "".join(f"; {h}" for h in t["held"]))
+    out.extend(f"skipped {s['tenant']}: {s['skipped']}" for s in data["skipped"])
+    out.extend(f"risk: {r}" for r in data["risks"])
+    return "\n".join(out)
+
+
 def unhold(data: Mapping[str, Any]) -> str:
     h = data["lifted"]
     return f"{data['tenant']}: hold on {h['service']} at {h['range']} lifted (it was held by {h['by']}: {h['reason']})"

@@ -10,7 +10,7 @@ from bot.domain.stacks import Pin, ServiceTemplate, StackTemplate
 from bot.domain.versions import Rejection, Version, parse_tag
 from bot.errors import NotFound, UsageError
 from bot.service.context import Context
-from bot.service.resolve import resolve
+from bot.service.resolve import Registry, resolve
 
 
 def current_pins(ctx: Context, tenant: str) -> dict[str, Running]:
@@ -35,7 +35,7 @@ def _override(template: StackTemplate, overrides: Mapping[str, str]) -> None:
                            f"(services: {', '.join(sorted(names))})")
 
 
-def _pin_override(ctx: Context, svc: ServiceTemplate, tag: str, running_tag: str | None,
+def _pin_override(registry: Registry, svc: ServiceTemplate, tag: str, running_tag: str | None,
                   allow_downgrade: bool) -> Pin:
     parsed = parse_tag(tag, svc.policy)
     if isinstance(parsed, Rejection):
@@ -47,26 +47,29 @@ def _pin_override(ctx: Context, svc: ServiceTemplate, tag: str, running_tag: str
     if isinstance(running, Version) and parsed < running and not allow_downgrade:
         raise _refused(svc.name, tag, f"it is below the running {running_tag}; add --allow-downgrade to deploy "
                        "it anyway")
-    digest = ctx.registry.digest(svc.image, tag)
+    digest = registry.digest(svc.image, tag)
     if digest is None:
         raise NotFound(f"{svc.image.name()}:{tag} does not exist in the registry")
     return Pin(tag, digest)
 
 
 def targets(ctx: Context, template: StackTemplate, current: Mapping[str, Running], overrides: Mapping[str, str],
-            allow_downgrade: bool, notes: list[str] | None = None) -> dict[str, Pin]:
+            allow_downgrade: bool, notes: list[str] | None = None, registry: Registry | None = None
+            ) -> dict[str, Pin]:
     """The pin of every service: an explicit override tag (still a version), else the policy's best.
 
     Services resolve in parallel (the registry client shares one listing per repository between threads):
-    a deploy waits for the slowest repository, not for the sum of them."""
+    a deploy waits for the slowest repository, not for the sum of them. `registry`: a memo over ctx.registry (a
+    rollout's, shared by every tenant)."""
     _override(template, overrides)
+    reg = registry or ctx.registry
 
     def pin(svc: ServiceTemplate) -> Pin:
         running = current.get(svc.name)
         running_tag = running.tag if running else None
         if svc.name in overrides:
-            return _pin_override(ctx, svc, overrides[svc.name], running_tag, allow_downgrade)
-        found = resolve(ctx.registry, svc.image, svc.policy, current=running_tag, allow_downgrade=allow_downgrade)
+            return _pin_override(reg, svc, overrides[svc.name], running_tag, allow_downgrade)
+        found = resolve(reg, svc.image, svc.policy, current=running_tag, allow_downgrade=allow_downgrade)
         if notes is not None and found.skipped:       # a better tag vanished mid-resolve: say so, never silently
             gone = ", ".join(r.tag for r in found.skipped)
             notes.append(f"{svc.name}: {gone} {'were' if len(found.skipped) > 1 else 'was'} deleted from the "

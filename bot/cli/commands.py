@@ -119,13 +119,22 @@ def do_hold(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def do_rollout(ctx: Context, args: argparse.Namespace) -> Result:
-    from bot.service.rollout import Want, plan_rollout
+    from bot.service.rollout import Want, apply_rollout, plan_rollout
 
-    if not args.dry_run:
-        raise UsageError("tagpin rollout only plans for now: add --dry-run to see the fleet plan (waves, changes, "
-                         "risks, skipped tenants); deploy each tenant with tagpin deploy")
-    data = plan_rollout(ctx, Want.parse(args.services), args.tenants, args.label, args.waves).as_dict()
-    return data, text.rollout(data), True
+    fp = plan_rollout(ctx, Want.parse(args.services), args.tenants, args.label, args.waves)
+    data = fp.as_dict()
+    if args.dry_run:
+        return data, text.rollout(data), True
+    if fp.risks and not args.yes and not confirm_on_tty(f"{text.rollout(data)}\nRoll out anyway?"):
+        raise ConfirmationRequired(f"the fleet plan {fp.digest()[:12]} has {len(fp.risks)} risk(s): "
+                                   f"{'; '.join(fp.risks)} -- nothing was deployed; re-run with --yes to proceed")
+
+    def said(result: Any) -> None:      # each tenant as it ends, on a terminal (as deploy shows its steps)
+        if sys.stderr.isatty():
+            print(f"wave {result.wave}: {result.tenant} {result.outcome}", file=sys.stderr, flush=True)
+
+    done = apply_rollout(ctx, fp, ctx.settings.actor, args.parallel, said)
+    return {**done, "plan": data}, text.rolled_out(done), done["outcome"] == "converged"
 
 
 def do_unhold(ctx: Context, args: argparse.Namespace) -> Result:

@@ -130,6 +130,17 @@ def rollout(data: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
+def rolled_out(data: Mapping[str, Any]) -> str:
+    out = [f"rollout {data['digest'][:12]}: {data['outcome']}"
+           + (f" at wave {data['halted_at_wave']}" if data["halted_at_wave"] else "")]
+    out.extend(f"  wave {r['wave']}: {r['tenant']} {r['outcome']}" + (f" -- {r['message']}" if r["message"] else "")
+               for r in data["results"])
+    if data["untouched"]:
+        out.append(f"not reached (untouched): {', '.join(data['untouched'])}")
+    out.extend(f"skipped {s['tenant']}: {s['skipped']}" for s in data["skipped"])
+    return "\n".join(out)
+
+
 def unhold(data: Mapping[str, Any]) -> str:
     h = data["lifted"]
     return f"{data['tenant']}: hold on {h['service']} at {h['range']} lifted (it was held by {h['by']}: {h['reason']})"

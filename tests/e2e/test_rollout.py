@@ -1,6 +1,7 @@
-"""`tagpin rollout --dry-run` on the real Swarm and registry: five tenants of one template, the fleet plan in waves
-(the canary first), who is skipped and why (held, already on the target, locked), each repository listed once for
-the whole fleet, and bad input refused by name before any registry request."""
+"""`tagpin rollout` on the real Swarm and registry, tenants of one template: the fleet plan in waves (the canary
+first), who is skipped and why (held, already on the target, locked), each repository listed once for the whole
+fleet; the waves applied in order, and halted at a release that cannot start (rolled back there, no later tenant
+touched); bad input and a risky plan without --yes refused, nothing deployed."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
-from bot.service import fleet
+from bot.service import fleet as fleet_service
 from bot.service.deploy import Deployer
 from tests.e2e.conftest import Tenant, remove_stack
 from tests.support.processes import ROOT
@@ -30,26 +32,35 @@ def plan(tenant: Tenant, *argv: str) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture
-def fleet_of_five(tenant: Tenant) -> Iterator[list[str]]:
-    """a, b, c, d, e of one template on frontend 1.4.0 (d labelled canary=true); then 1.5.0 is pushed. b is held
-    below it, c is locked by a deploy of bob's, e is on 1.5.0 already."""
-    names = [f"{tenant.name}-{x}" for x in "abcde"]
+@contextmanager
+def fleet(tenant: Tenant, letters: str) -> Iterator[list[str]]:
+    """Tenants <name>-a, -b, … of the test's template, each deployed at frontend 1.4.0 and backend 3.0.0; their
+    stacks removed after."""
+    names = [f"{tenant.name}-{x}" for x in letters]
     tenant.push("frontend", "1.4.0")
     tenant.push("backend", "3.0.0")
     ctx = tenant.fresh_context()
     try:
         for name in names:
             assert Deployer(ctx).deploy(name, "tester", confirm=lambda p: True).outcome == "converged"
-        tenant.push("frontend", "1.5.0")
-        assert Deployer(ctx).deploy(names[4], "tester", confirm=lambda p: True).outcome == "converged"
-        fleet.label(ctx, names[3], ["canary=true"], "tester")
-        fleet.hold(ctx, names[1], "frontend", "<1.5.0", "b certifies 1.5 first", "bob")
-        ctx.store.acquire(names[2], "bob (cli)", 300, deployment_id=None)
         yield names
     finally:
         for name in names:
             remove_stack(name)
+
+
+@pytest.fixture
+def fleet_of_five(tenant: Tenant) -> Iterator[list[str]]:
+    """a, b, c, d, e on frontend 1.4.0 (d labelled canary=true); then 1.5.0 is pushed. b is held below it, c is
+    locked by a deploy of bob's, e is on 1.5.0 already."""
+    with fleet(tenant, "abcde") as names:
+        ctx = tenant.fresh_context()
+        tenant.push("frontend", "1.5.0")
+        assert Deployer(ctx).deploy(names[4], "tester", confirm=lambda p: True).outcome == "converged"
+        fleet_service.label(ctx, names[3], ["canary=true"], "tester")
+        fleet_service.hold(ctx, names[1], "frontend", "<1.5.0", "b certifies 1.5 first", "bob")
+        ctx.store.acquire(names[2], "bob (cli)", 300, deployment_id=None)
+        yield names
 
 
 def test_the_fleet_plan_puts_the_canary_first_and_says_who_is_skipped_and_why(tenant: Tenant,
@@ -98,5 +109,46 @@ def test_bad_rollouts_are_refused_by_name(tenant: Tenant, fleet_of_five: list[st
         done = cli(tenant, "rollout", "--dry-run", *argv)
         lines = done.stderr.strip().splitlines()
         assert done.returncode != 0 and len(lines) == 1 and needle in lines[0], (argv, done.stderr)
-    applied = cli(tenant, "rollout")
-    assert applied.returncode == 2 and "add --dry-run" in applied.stderr
+    tenant.push("backend", "4.0.0")                    # a major jump for every tenant: a risky fleet plan
+    refused = cli(tenant, "rollout")
+    assert refused.returncode == 1 and "risk(s)" in refused.stderr and "re-run with --yes" in refused.stderr
+    assert all(tenant.ctx.swarm.stack(n)["backend"].spec.tag == "3.0.0" for n in fleet_of_five)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def fleet_of_three(tenant: Tenant) -> Iterator[list[str]]:
+    with fleet(tenant, "abc") as names:
+        yield names
+
+
+def frontends(tenant: Tenant, names: list[str]) -> list[str | None]:
+    specs = [tenant.ctx.swarm.stack(n)["frontend"].spec for n in names]
+    return [s.tag if s else None for s in specs]
+
+
+def test_a_rollout_goes_wave_by_wave_and_a_second_run_finds_nothing_to_do(tenant: Tenant,
+                                                                          fleet_of_three: list[str]) -> None:
+    tenant.push("frontend", "1.5.0")
+    done = cli(tenant, "rollout", "--waves", "1,100%", "--parallel", "2", "--json")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    data = json.loads(done.stdout)
+    assert data["outcome"] == "converged" and data["untouched"] == []
+    assert [(r["wave"], r["tenant"], r["outcome"]) for r in data["results"]] == [
+        (1, fleet_of_three[0], "converged"), (2, fleet_of_three[1], "converged"), (2, fleet_of_three[2], "converged")]
+    assert frontends(tenant, fleet_of_three) == ["1.5.0"] * 3
+    again = json.loads(cli(tenant, "rollout", "--json").stdout)
+    assert again["results"] == [] and {s["skipped"] for s in again["skipped"]} == {"already on the target"}
+
+
+def test_a_release_that_cannot_start_halts_the_rollout_at_its_first_tenant(tenant: Tenant,
+                                                                           fleet_of_three: list[str]) -> None:
+    a, b, c = fleet_of_three
+    tenant.pusher.push(tenant.repo("frontend"), "1.6.0", cmd=("/bin/false",))     # exits at once, every time
+    done = cli(tenant, "rollout", "--waves", "1,100%", "--json")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    data = json.loads(done.stdout)
+    assert data["outcome"] == "halted" and data["halted_at_wave"] == 1, data
+    assert [(r["tenant"], r["outcome"]) for r in data["results"]] == [(a, "rolled_back")], data
+    assert data["untouched"] == [b, c]
+    assert frontends(tenant, fleet_of_three) == ["1.4.0"] * 3                   # a rolled back; b, c never touched
+    assert [e.outcome for e in tenant.ctx.store.events() if e.command == "rollout"][:1] == ["halted"]

@@ -140,9 +140,10 @@ def fleet(args: argparse.Namespace, tenant_prefix: str, what: str) -> Iterator[F
     """Push the repositories, deploy every tenant, put `--behind` repositories behind; always clean up."""
     run = run_id()
     names = service_names(args.services)
+    replicas = getattr(args, "replicas", 0)         # the scan benches look at specs: no task needed
     f = Fleet(run, f"bench{run}", names, [f"{tenant_prefix}{run}-{i:03d}" for i in range(args.tenants)],
-              Workspace.create(template_text(f"bench{run}", names, 0), 60.0))
-    print(f"run {run}: {args.tenants} tenants x {args.services} services (replicas 0) on {len(names)} "
+              Workspace.create(template_text(f"bench{run}", names, replicas), 60.0))
+    print(f"run {run}: {args.tenants} tenants x {args.services} services (replicas {replicas}) on {len(names)} "
           f"repositories, {args.behind} behind{what}")
     try:
         pins = best_pins(push_repos(f.prefix, names, VERSIONS), VERSIONS[-1])

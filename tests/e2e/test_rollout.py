@@ -152,3 +152,13 @@ def test_a_release_that_cannot_start_halts_the_rollout_at_its_first_tenant(tenan
     assert data["untouched"] == [b, c]
     assert frontends(tenant, fleet_of_three) == ["1.4.0"] * 3                   # a rolled back; b, c never touched
     assert [e.outcome for e in tenant.ctx.store.events() if e.command == "rollout"][:1] == ["halted"]
+
+
+def test_within_a_wave_no_tenant_starts_once_one_failed(tenant: Tenant, fleet_of_three: list[str]) -> None:
+    a, b, c = fleet_of_three
+    tenant.pusher.push(tenant.repo("frontend"), "1.6.0", cmd=("/bin/false",))
+    data = json.loads(cli(tenant, "rollout", "--waves", "100%", "--parallel", "1", "--json").stdout)
+    assert data["outcome"] == "halted" and data["halted_at_wave"] == 1
+    assert [(r["tenant"], r["outcome"]) for r in data["results"]] == [(a, "rolled_back")]
+    assert data["untouched"] == [b, c]
+    assert frontends(tenant, fleet_of_three) == ["1.4.0"] * 3

@@ -1,0 +1,131 @@
+"""Benchmark: a fleet rollout (`tagpin rollout`) of one release to many tenants, against one tenant's deploy.
+
+Run from the repo root: `.venv/bin/python bench/bench_rollout.py [--tenants 100] [--services 5] [--replicas 1]
+[--parallel 8] [--waves 1,10%,100%] [--database sqlite|postgres]`.
+Every tenant's stack (one template, `--services` sleeping busybox services of `--replicas` tasks, host network) is
+deployed at 1.1.0 and onboarded; then 1.2.0 of the first repository is pushed. Timed on the real Swarm and registry:
+  1. one tenant's `tagpin deploy` of 1.2.0 (the yardstick);
+  2. the rollout of 1.2.0 to all the others, waves and parallelism as given: wall time, per tenant, against the
+     target "the fleet in <= 15x one tenant's time"; registry requests of the plan (target: repositories + chosen
+     tags) and of the whole run; Engine API calls per tenant;
+  3. a release (1.3.0) rolled out with one tenant of wave 2 broken (its first service replaced by a plain one of the
+     same name, so `docker stack deploy` fails there): tenants started after the failure (target 0), waves reached.
+Prints figures; exits 1 when a run did not do what it set out to (a target missed is printed, not fatal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from _fleet import Body, Fleet, parser, run
+from _support import Workspace
+
+from bot import metrics
+from bot.service.deploy import Deployer
+from bot.service.rollout import TenantResult, Want, apply_rollout, plan_rollout
+
+TARGET_FLEET_X = 15.0
+
+
+def _count(counter: object) -> float:
+    return sum(s.value for family in counter.collect() for s in family.samples  # type: ignore[attr-defined]
+               if s.name.endswith("_total"))
+
+
+def _break(tenant: str, service: str) -> None:
+    """Swap the tenant's service for a plain one of the same name: the next `docker stack deploy` of it fails."""
+    name = f"{tenant}_{service}"
+    subprocess.run(["docker", "service", "rm", name], capture_output=True, check=True)
+    for _ in range(100):
+        if subprocess.run(["docker", "service", "inspect", name], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.1)
+    subprocess.run(["docker", "service", "create", "--detach", "--name", name, "--replicas", "0", "--network",
+                    "host", "127.0.0.1:5000/does/not/matter:1"], capture_output=True, check=True)
+
+
+def settled(timeout: float = 600) -> float:
+    """Wait until every service on the Swarm runs all its replicas (the setup's tasks started): the yardstick deploy
+    must not compete with hundreds of task starts. The seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        shown = subprocess.run(["docker", "service", "ls", "--format", "{{.Replicas}}"], capture_output=True,
+                               text=True, check=True).stdout.split()
+        if all(r.split("/")[0] == r.split("/")[1].split(" ")[0] for r in shown):
+            return time.monotonic() - start
+        time.sleep(1)
+    raise RuntimeError(f"the fleet's tasks did not all start within {timeout:.0f} s")
+
+
+def body(args: argparse.Namespace) -> Body:
+    def measure(f: Fleet, kind: str, ws: Workspace) -> tuple[bool, dict[str, float]]:
+        print(f"  every task running after {settled():.0f} s", flush=True)
+        ctx = ws.context()
+        first = f.names[0]
+        start = time.monotonic()
+        one = Deployer(ctx).deploy(f.tenants[0], "bench", confirm=lambda plan: True)
+        single = time.monotonic() - start
+        ok = one.outcome == "converged"
+        print(f"  one tenant's deploy: {single:.2f} s ({one.outcome})", flush=True)
+
+        registry0, engine0 = _count(metrics.REGISTRY_REQUESTS), _count(metrics.ENGINE_CALLS)
+        start = time.monotonic()
+        fp = plan_rollout(ctx, Want(), "all", None, args.waves)
+        planned = time.monotonic() - start
+        moving = sum(len(w) for w in fp.waves)
+        done = apply_rollout(ctx, fp, "bench", args.parallel)
+        wall = time.monotonic() - start
+        registry = _count(metrics.REGISTRY_REQUESTS) - registry0
+        engine = _count(metrics.ENGINE_CALLS) - engine0
+        converged = sum(1 for r in done["results"] if r["outcome"] == "converged")
+        ok = ok and done["outcome"] == "converged" and converged == moving == len(f.tenants) - 1
+        print(f"  rollout: {moving} tenant(s) in {len(fp.waves)} wave(s), plan {planned:.2f} s, all {wall:.1f} s "
+              f"({wall / max(moving, 1):.2f} s a tenant), {converged} converged; fleet / one tenant "
+              f"{wall / single:.1f}x (target <= {TARGET_FLEET_X:g}x: "
+              f"{'OK' if wall / single <= TARGET_FLEET_X else 'MISSED'})", flush=True)
+        print(f"  registry requests: plan {fp.registry_requests} (target {len(f.names) + len(f.names)}: "
+              f"{len(f.names)} listings + {len(f.names)} chosen tags), whole run {registry:.0f}; Engine API calls "
+              f"{engine:.0f} ({engine / max(moving, 1):.1f} a tenant)", flush=True)
+
+        # a release with one broken tenant in wave 2
+        f.release("1.3.0", 1)
+        ctx = ws.context()                                 # a fresh registry cache: it sees 1.3.0 (as a new CLI run)
+        ordered = [s.tenant for w in plan_rollout(ctx, Want(), "all", None, args.waves).waves for s in w]
+        broken = ordered[1]                               # the first tenant of wave 2
+        _break(broken, first)
+        fp2 = plan_rollout(ctx, Want(), "all", None, args.waves)
+        results: list[TenantResult] = []
+        try:
+            done2 = apply_rollout(ctx, fp2, "bench", args.parallel, results.append)
+        finally:      # the plain service is no stack's: `docker stack rm` would leave it
+            subprocess.run(["docker", "service", "rm", f"{broken}_{first}"], capture_output=True, check=False)
+        failed_at = next((r.finished for r in results if r.tenant == broken), None)
+        # touched after the failure: any tenant whose deploy started once the broken one had failed
+        started_after = [r.tenant for r in results if failed_at is not None and r.started > failed_at]
+        print(f"  broken tenant {broken} (wave 2): outcome {done2['outcome']} at wave {done2['halted_at_wave']}; "
+              f"deployed {len(done2['results'])}, untouched {len(done2['untouched'])}; tenants of later waves "
+              f"touched: {len(started_after)} (target 0)", flush=True)
+        ok = ok and done2["outcome"] == "halted" and done2["halted_at_wave"] == 2 and not started_after
+        return ok, {"one tenant s": single, "rollout s": wall, "fleet / one tenant x": wall / single,
+                    "plan registry requests": float(fp.registry_requests), "run registry requests": registry,
+                    "engine calls per tenant": engine / max(moving, 1),
+                    "halted: later tenants touched": float(len(started_after))}
+    return measure
+
+
+def main() -> int:
+    p = parser(__doc__)
+    p.add_argument("--replicas", type=int, default=1)
+    p.add_argument("--parallel", type=int, default=8)
+    p.add_argument("--waves", default="1,10%,100%")
+    p.set_defaults(database="sqlite", behind=1)
+    args = p.parse_args()
+    return run(args, "ro", f", rollout waves {args.waves}, --parallel {args.parallel}", body(args),
+               {"fleet / one tenant x": ("value", TARGET_FLEET_X)})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,7 +25,8 @@ from _support import Workspace
 
 from bot import metrics
 from bot.service.deploy import Deployer
-from bot.service.rollout import TenantResult, Want, apply_rollout, plan_rollout
+from bot.service.rollout import Want, plan_rollout
+from bot.service.waves import TenantResult, apply_rollout
 
 TARGET_FLEET_X = 15.0
 

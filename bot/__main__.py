@@ -19,6 +19,7 @@ from bot.adapters.jobs import Jobs
 from bot.adapters.notices import NoticeStore
 from bot.adapters.outbox import Outbox
 from bot.adapters.registry import RegistryClient
+from bot.adapters.rollouts import Rollouts
 from bot.adapters.seen import SeenRequests
 from bot.adapters.store import Store
 from bot.adapters.swarm import Swarm
@@ -47,7 +48,8 @@ def build_context(settings: Settings, migrate: bool = True) -> Context:
     registry = RegistryClient(insecure=settings.insecure_registries, docker_config=settings.docker_config,
                               cache_ttl=settings.registry_cache_ttl, ca_bundle=settings.registry_ca)
     tables = Tables(outbox=Outbox(store), notices=NoticeStore(store), seen=SeenRequests(store),
-                    confirmations=ConfirmationTable(store), jobs=Jobs(store), fleet=Fleet(store))
+                    confirmations=ConfirmationTable(store), jobs=Jobs(store), fleet=Fleet(store),
+                    rollouts=Rollouts(store))
     swarm = cache(lambda: Swarm.from_env(settings.docker_environ))      # opened on first use, once
     return Context(settings, store, registry, swarm, tables, lambda: Converger(swarm(), poll=CONVERGE_POLL))
 

@@ -119,8 +119,34 @@ def do_hold(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def do_rollout(ctx: Context, args: argparse.Namespace) -> Result:
-    from bot.service.rollout import Want, apply_rollout, plan_rollout
+    from bot.service import waves
+    from bot.service.rollout import DEFAULT_WAVES, Want, plan_rollout
 
+    actor = ctx.settings.actor
+
+    def said(result: Any) -> None:      # each tenant as it ends, on a terminal (as deploy shows its steps)
+        if sys.stderr.isatty():
+            print(f"wave {result.wave}: {result.tenant} {result.outcome}", file=sys.stderr, flush=True)
+
+    which = [flag for flag in ("resume", "abandon") if getattr(args, flag) is not None]
+    if which:
+        planning = [name for name, given in (("SERVICE", args.services), ("--tenants", args.tenants != "all"),
+                                             ("--label", args.label), ("--waves", args.waves != DEFAULT_WAVES),
+                                             ("--dry-run", args.dry_run), ("--resume and --abandon", len(which) > 1))
+                    if given]
+        if planning:
+            raise UsageError(f"--{which[0]} takes the rollout as it was planned: drop {', '.join(planning)}")
+    if args.abandon is not None:
+        data = waves.describe(ctx, waves.abandon(ctx, args.abandon, actor, args.reason or ""))
+        return data, text.rollouts({"rollouts": [data]}), True
+    if args.reason is not None:
+        raise UsageError("--reason goes with --abandon ID")
+    if args.resume is not None:
+        _, lease = waves.take_over(ctx, args.resume, actor)
+        with stopping.on_signals():     # SIGTERM/SIGINT: no tenant starts, those deploying finish, resumable
+            done = waves.carry_out(ctx, args.resume, lease, actor, args.parallel, resume=True, confirmed=True,
+                                   on_tenant=said)
+        return done, text.rolled_out(done), done["outcome"] == "converged"
     fp = plan_rollout(ctx, Want.parse(args.services), args.tenants, args.label, args.waves)
     data = fp.as_dict()
     if args.dry_run:
@@ -128,13 +154,16 @@ def do_rollout(ctx: Context, args: argparse.Namespace) -> Result:
     if fp.risks and not args.yes and not confirm_on_tty(f"{text.rollout(data)}\nRoll out anyway?"):
         raise ConfirmationRequired(f"the fleet plan {fp.digest()[:12]} has {len(fp.risks)} risk(s): "
                                    f"{'; '.join(fp.risks)} -- nothing was deployed; re-run with --yes to proceed")
-
-    def said(result: Any) -> None:      # each tenant as it ends, on a terminal (as deploy shows its steps)
-        if sys.stderr.isatty():
-            print(f"wave {result.wave}: {result.tenant} {result.outcome}", file=sys.stderr, flush=True)
-
-    done = apply_rollout(ctx, fp, ctx.settings.actor, args.parallel, said)
+    with stopping.on_signals():
+        done = waves.apply_rollout(ctx, fp, actor, args.parallel, said)
     return {**done, "plan": data}, text.rolled_out(done), done["outcome"] == "converged"
+
+
+def do_rollouts(ctx: Context, args: argparse.Namespace) -> Result:
+    from bot.service import waves
+
+    data = waves.listing(ctx, args.rollout, args.limit)
+    return data, text.rollouts(data), True
 
 
 def do_unhold(ctx: Context, args: argparse.Namespace) -> Result:
@@ -169,4 +198,5 @@ def do_migrate(ctx: Context, args: argparse.Namespace) -> Result:
 
 COMMANDS = {"resolve": do_resolve, "deploy": do_deploy, "rollback": do_rollback, "status": do_status,
             "drift": do_drift, "audit": do_audit, "tenants": do_tenants, "watch": do_watch, "migrate": do_migrate,
-            "hold": do_hold, "unhold": do_unhold, "rollout": do_rollout}
+            "hold": do_hold, "unhold": do_unhold, "rollout": do_rollout,
+            "rollouts": do_rollouts}

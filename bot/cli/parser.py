@@ -95,6 +95,13 @@ def build_parser() -> Parser:
     p.add_argument("--parallel", type=_positive, default=1, help="tenants deployed at once within a wave (default 1)")
     p.add_argument("--dry-run", action="store_true", help="the fleet plan only: waves, changes, risks, who is skipped")
     p.add_argument("--yes", action="store_true", help="confirm a risky fleet plan")
+    p.add_argument("--resume", type=_positive, metavar="ID",
+                   help="continue an interrupted rollout from what Swarm runs (tagpin rollouts lists them)")
+    p.add_argument("--abandon", type=_positive, metavar="ID", help="give up an interrupted rollout (with --reason)")
+    p.add_argument("--reason", help="why a rollout is abandoned: whoever finds it later reads it")
+    p = command("rollouts", "fleet rollouts, newest first: running, interrupted (resumable), converged, halted")
+    p.add_argument("rollout", nargs="?", type=_positive, metavar="ID", help="one rollout, with each tenant's step")
+    p.add_argument("--limit", type=_positive, default=20)
     p = command("unhold", "lift a tenant's hold on one service")
     p.add_argument("tenant")
     p.add_argument("service")

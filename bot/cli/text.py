@@ -131,13 +131,35 @@ def rollout(data: Mapping[str, Any]) -> str:
 
 
 def rolled_out(data: Mapping[str, Any]) -> str:
-    out = [f"rollout {data['digest'][:12]}: {data['outcome']}"
-           + (f" at wave {data['halted_at_wave']}" if data["halted_at_wave"] else "")]
+    out = [f"rollout #{data['rollout_id']} ({data['digest'][:12]}){' resumed' if data['resumed'] else ''}: "
+           f"{data['outcome']} -- {data['message']}"]
     out.extend(f"  wave {r['wave']}: {r['tenant']} {r['outcome']}" + (f" -- {r['message']}" if r["message"] else "")
                for r in data["results"])
     if data["untouched"]:
         out.append(f"not reached (untouched): {', '.join(data['untouched'])}")
     out.extend(f"skipped {s['tenant']}: {s['skipped']}" for s in data["skipped"])
+    return "\n".join(out)
+
+
+def rollouts(data: Mapping[str, Any]) -> str:
+    if not data["rollouts"]:
+        return "no rollout yet: tagpin rollout --dry-run plans one"
+    out = []
+    for r in data["rollouts"]:
+        c = r["counts"]
+        services = ", ".join(r["services"]) if isinstance(r["services"], list) else r["services"]
+        at = f", at wave {r['wave']} of {r['wave_count']}" if r["wave"] else ""
+        out.append(f"#{r['id']} {r['status']}{at}: {services} by {r['actor']}, started {r['started_at'][:19]}; "
+                   f"{c['converged']} converged, {c['failed']} failed, {c['running']} running, "
+                   f"{c['waiting']} waiting" + (f" -- {r['message']}" if r["message"] else ""))
+        if r["status"] == "interrupted":
+            out.append(f"  resume: tagpin rollout --resume {r['id']}   give up: tagpin rollout --abandon {r['id']} "
+                       "--reason …")
+        for step in r.get("steps", []):
+            outcome = f" {step['outcome']}" if step["outcome"] else ""
+            deployment = f" (deployment #{step['deployment_id']})" if step["deployment_id"] else ""
+            out.append(f"  wave {step['wave']}: {step['tenant']} {step['state']}{outcome}{deployment}"
+                       + (f" -- {step['message']}" if step["message"] else ""))
     return "\n".join(out)
 
 

@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.domain.stacks import StackTemplate, load_template
 from bot.errors import StackError
 from bot.service.pending import TTL, Backend, Confirmations
-from bot.service.ports import Converger, Fleet, Jobs, Notices, Outbox, Poster, Seen, Store, Swarm
+from bot.service.ports import Converger, Fleet, Jobs, Notices, Outbox, Poster, Rollouts, Seen, Store, Swarm
 from bot.service.resolve import Registry
 
 
@@ -28,6 +28,7 @@ class Tables:
     confirmations: Backend                  # plans parked for a human
     jobs: Jobs                              # Slack work handed from the acknowledging processes to a worker
     fleet: Fleet                            # tenant labels and holds
+    rollouts: Rollouts                      # fleet rollouts and their tenant steps
 
 
 @dataclass

@@ -44,6 +44,7 @@ class DeployRequest:
     requester: str = ""                         # who may confirm a parked plan (a Slack user id)
     channel: str = ""
     progress_ts: str | None = None              # the front end's progress message, kept with a parked plan
+    pinned: Mapping[str, str] = field(default_factory=dict)   # service -> the digest its tag must still name
 
 
 def _stop_point(before: str) -> None:
@@ -71,6 +72,7 @@ class Deployer:
 
         def work(lease: Lease | None, say: Say) -> DeployOutcome:
             made = make(self.ctx, req.tenant, req.command, req.overrides, req.allow_downgrade, say)
+            _still_pinned(req, made)
             if req.dry_run:
                 self.ctx.store.audit(req.actor, "deploy --dry-run", req.tenant, "planned",
                                      {"plan": made.plan.as_dict(), "notes": made.notes})
@@ -122,9 +124,10 @@ class Deployer:
 
     def deploy(self, tenant: str, actor: str, *, dry_run: bool = False, overrides: Mapping[str, str] | None = None,
                allow_downgrade: bool = False, confirm: Callable[[Plan], bool] = lambda plan: False,
-               on_step: Callable[[str, str], None] | None = None) -> DeployOutcome:
+               on_step: Callable[[str, str], None] | None = None,
+               pinned: Mapping[str, str] | None = None) -> DeployOutcome:
         req = DeployRequest(tenant, actor, overrides=dict(overrides or {}), allow_downgrade=allow_downgrade,
-                            dry_run=dry_run)
+                            dry_run=dry_run, pinned=dict(pinned or {}))
         return self.run(req, _steps(on_step), lambda plan: "yes" if confirm(plan) else "no")
 
     def rollback(self, tenant: str, actor: str, *, confirm: Callable[[Plan], bool] = lambda plan: False,
@@ -172,6 +175,16 @@ class Deployer:
                 pins=made.pins, new_tenant=made.new_tenant, template=made.template, notes=made.notes).id
         return DeployOutcome(req.tenant, req.command, "awaiting_confirmation", plan, made.compose, message=words,
                              confirm_id=confirm_id, notes=made.notes)
+
+
+def _still_pinned(req: DeployRequest, made: Made) -> None:
+    """A deploy of digests chosen earlier (a rollout's tenant) refuses a tag that has since moved in the registry:
+    what it deploys is exactly what was planned and confirmed, or nothing."""
+    moved = [f"{name}:{made.pins[name].tag} now names {made.pins[name].digest[:19]}…, not the planned "
+             f"{digest[:19]}…" for name, digest in sorted(req.pinned.items())
+             if name in made.pins and made.pins[name].digest != digest]
+    if moved:
+        raise Refused(f"{req.tenant}: {'; '.join(moved)} (a tag moved in the registry); nothing deployed")
 
 
 def _said(req: DeployRequest) -> str:

@@ -7,12 +7,8 @@ import hashlib
 import json
 import math
 import re
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.holds import Hold
@@ -22,7 +18,6 @@ from bot.domain.tenants import validate_tenant
 from bot.domain.versions import Version, parse_tag
 from bot.errors import NotFound, TagpinError, UsageError
 from bot.service.context import Context
-from bot.service.deploy import Deployer
 from bot.service.fleet import held_services, parse_labels
 from bot.service.observe import ScanRegistry, not_onboarded
 from bot.service.targets import targets
@@ -224,68 +219,3 @@ class _Counting:
         self.requests += 1
         found: str | None = self.inner.digest(image, tag)
         return found
-
-
-@dataclass
-class TenantResult:
-    tenant: str
-    wave: int
-    outcome: str                     # converged | rolled_back | failed | refused | … (the deploy's), or "error"
-    message: str = ""
-    deployment_id: int | None = None
-    started: float = 0.0             # seconds since the epoch
-    finished: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"tenant": self.tenant, "wave": self.wave, "outcome": self.outcome, "message": self.message,
-                "deployment_id": self.deployment_id, "started_at": _iso(self.started),
-                "finished_at": _iso(self.finished)}
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat()
-
-
-def apply_rollout(ctx: Context, fp: FleetPlan, actor: str, parallel: int = 1,
-                  on_tenant: Callable[[TenantResult], None] = lambda r: None) -> dict[str, Any]:
-    """The waves in order, `parallel` tenants at a time; each tenant is one deploy of exactly its planned pins (a
-    deploy that does not converge is rolled back, as any is). Once a tenant did not converge no other starts: those
-    already deploying finish, the rest (of its wave and every later one) are untouched. Run again, the rollout
-    continues: tenants done are then already on the target."""
-    results: list[TenantResult] = []
-    halted: int | None = None
-    failed = threading.Event()          # once set, no tenant starts: the rollout halts the moment one fails
-
-    def one(wave: int, step: TenantStep) -> TenantResult | None:
-        assert step.plan is not None
-        if failed.is_set():
-            return None
-        wanted, started = step.plan.digest(), time.time()
-        try:
-            done = Deployer(ctx).deploy(step.tenant, actor, overrides={n: p.tag for n, p in step.pins.items()},
-                                        confirm=lambda plan: plan.digest() == wanted)
-        except TagpinError as exc:
-            result = TenantResult(step.tenant, wave, "error", str(exc), None, started, time.time())
-        else:
-            result = TenantResult(step.tenant, wave, done.outcome, done.message, done.deployment_id, started,
-                                  time.time())
-        if result.outcome != "converged":
-            failed.set()
-        on_tenant(result)
-        return result
-
-    for number, wave in enumerate(fp.waves, 1):
-        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(wave)))) as pool:
-            done = [r for r in pool.map(lambda step, n=number: one(n, step), wave) if r is not None]
-        results.extend(done)
-        if failed.is_set():
-            halted = number
-            break
-    reached = {r.tenant for r in results}
-    untouched = [s.tenant for wave in fp.waves for s in wave if s.tenant not in reached]
-    ctx.store.audit(actor, "rollout", None, "halted" if halted else "converged",
-                    {"digest": fp.digest(), "waves": len(fp.waves), "tenants": len(results),
-                     "failed": [r.tenant for r in results if r.outcome != "converged"], "halted_at_wave": halted})
-    return {"digest": fp.digest(), "outcome": "halted" if halted else "converged", "halted_at_wave": halted,
-            "results": [r.as_dict() for r in results], "untouched": untouched,
-            "skipped": [s.as_dict() for s in fp.skipped]}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -162,3 +163,131 @@ def test_within_a_wave_no_tenant_starts_once_one_failed(tenant: Tenant, fleet_of
     assert [(r["tenant"], r["outcome"]) for r in data["results"]] == [(a, "rolled_back")]
     assert data["untouched"] == [b, c]
     assert frontends(tenant, fleet_of_three) == ["1.4.0"] * 3
+
+
+def frontend_previous(names: list[str]) -> list[str]:
+    """The tag each tenant's frontend ran before its last Swarm update: 1.4.0 after a rollout to 1.5.0 means it was
+    updated exactly once (a second deploy, even of the same spec, makes the previous spec 1.5.0)."""
+    out = []
+    for name in names:
+        done = subprocess.run(["docker", "service", "inspect", f"{name}_frontend", "--format",
+                               "{{.PreviousSpec.TaskTemplate.ContainerSpec.Image}}"],
+                              capture_output=True, text=True, check=True)
+        out.append(done.stdout.strip().split("@")[0].rsplit(":", 1)[-1])
+    return out
+
+
+def rollouts(tenant: Tenant, *argv: str) -> list[dict[str, Any]]:
+    done = cli(tenant, "rollouts", "--json", *argv)
+    assert done.returncode == 0, done.stderr
+    found: list[dict[str, Any]] = json.loads(done.stdout)["rollouts"]
+    return found
+
+
+def until(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def test_a_rollout_killed_mid_wave_resumes_and_moves_every_tenant_exactly_once(tenant: Tenant) -> None:
+    tenant.env["TAGPIN_LEASE_TTL"] = "3"                # a dead process's leases expire within 3 s
+    with fleet(tenant, "abcdef") as names:
+        tenant.push("frontend", "1.5.0")
+        before = {name: max(d.id or 0 for d in tenant.ctx.store.history(name)) for name in names}
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "rollout", "--waves", "1,50%,100%", "--parallel", "2",
+                                 "--json"], cwd=ROOT, env=tenant.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ctx = tenant.fresh_context()
+
+        def applied_in_wave_2() -> Any:
+            """A tenant of wave 2 whose stack Swarm was given (its frontend spec at 1.5.0), not yet verified."""
+            running = ctx.tables.rollouts.recent(status="running")
+            moving = [s.tenant for s in (running[0].steps if running else ()) if s.wave == 2 and s.state == "running"]
+            return moving and any(frontends(tenant, [t]) == ["1.5.0"] for t in moving) and running[0]
+
+        try:
+            record = until(applied_in_wave_2, 120, "the rollout applying a tenant of wave 2")
+        finally:
+            proc.kill()                                 # SIGKILL: no handler, no cleanup
+            proc.wait(timeout=10)
+        killed = ctx.tables.rollouts.get(record.id)
+        assert killed is not None and killed.counts()["converged"] >= 1 and killed.counts()["waiting"] >= 3, killed
+        shown = until(lambda: [r for r in rollouts(tenant) if r["status"] == "interrupted"], 10,
+                      "the killed rollout shown interrupted")[0]
+        assert shown["id"] == record.id and shown["wave"] == 2 and shown["wave_count"] == 3, shown
+        text_shown = cli(tenant, "rollouts").stdout
+        assert f"#{record.id} interrupted, at wave 2 of 3" in text_shown
+        assert f"resume: tagpin rollout --resume {record.id}" in text_shown
+        # while it waits to be resumed, no other rollout of its services starts
+        again = cli(tenant, "rollout", "frontend", "--yes")
+        assert again.returncode == 1 and f"rollout #{record.id} of every service" in again.stderr \
+            and f"was interrupted: continue it with tagpin rollout --resume {record.id}" in again.stderr, again.stderr
+        resumed = cli(tenant, "rollout", "--resume", str(record.id), "--parallel", "2", "--json")
+        assert resumed.returncode == 0, (resumed.stdout, resumed.stderr)
+        data = json.loads(resumed.stdout)
+        assert data["outcome"] == "converged" and data["resumed"] is True and data["untouched"] == [], data
+        done_before = {s.tenant for s in killed.steps if s.state == "done"}
+        assert {r["tenant"] for r in data["results"]} == set(names) - done_before, data   # none skipped
+        # the tenant Swarm was moving when its process died is verified, its deployment reconciled, not redeployed
+        caught = [r for r in data["results"] if not r["deployed"]]
+        assert caught and all("finished after its process died; verified when resumed" in r["message"]
+                              and r["deployment_id"] for r in caught), data
+        # every tenant on the target, each moved by exactly one Swarm update and one converged deployment
+        assert frontends(tenant, names) == ["1.5.0"] * 6
+        assert frontend_previous(names) == ["1.4.0"] * 6
+        for name in names:
+            rows = [d for d in ctx.store.history(name) if (d.id or 0) > before[name] and d.outcome == "converged"]
+            assert len(rows) == 1, (name, [(d.id, d.outcome, d.message) for d in ctx.store.history(name)])
+        final = rollouts(tenant, str(record.id))[0]
+        assert final["status"] == "converged" and final["counts"]["converged"] == 6, final
+        assert all(s["state"] == "done" and s["outcome"] == "converged" for s in final["steps"]), final
+
+
+def test_one_rollout_per_service_set_and_an_interrupted_one_is_resumed_or_abandoned(
+        tenant: Tenant, fleet_of_three: list[str]) -> None:
+    from bot.service import waves
+    from bot.service.rollout import Want, plan_rollout
+
+    tenant.push("frontend", "1.5.0")
+    ctx = tenant.fresh_context()
+    rid, lease = waves.begin(ctx, plan_rollout(ctx, Want.parse(["frontend"])), "alice (cli)")   # alice's, running
+    try:
+        for argv in (["--yes"], ["frontend", "--yes"]):
+            busy = cli(tenant, "rollout", *argv)
+            assert busy.returncode == 1 and f"rollout #{rid} of frontend (by alice (cli), since " in busy.stderr \
+                and "is running: one rollout per service set at a time" in busy.stderr, busy.stderr
+        other = cli(tenant, "rollout", "backend", "--json")            # another service set: not in the way
+        assert other.returncode == 0 and json.loads(other.stdout)["outcome"] == "converged", other.stderr
+        taken = cli(tenant, "rollout", "--resume", str(rid))
+        assert taken.returncode == 1 and f"rollout #{rid} is being run by another process" in taken.stderr
+        shown = next(r for r in rollouts(tenant) if r["id"] == rid)
+        assert shown["status"] == "running" and shown["counts"]["waiting"] == 3 and shown["services"] == ["frontend"]
+    finally:
+        lease.release()                                  # as if alice's process had died: interrupted
+    assert [r["status"] for r in rollouts(tenant) if r["id"] == rid] == ["interrupted"]
+    for argv, needle, code in [
+        (["--resume", "999"], "no rollout #999: tagpin rollouts lists them", 1),
+        (["--resume", str(rid), "frontend"], "--resume takes the rollout as it was planned: drop SERVICE", 2),
+        (["--resume", str(rid), "--waves", "100%"], "drop --waves", 2),
+        (["--resume", str(rid), "--abandon", str(rid)], "drop --resume and --abandon", 2),
+        (["--reason", "why"], "--reason goes with --abandon ID", 2),
+        (["--abandon", str(rid)], "--abandon needs --reason", 2),
+        (["--abandon", str(rid), "--reason", " "], "--abandon needs --reason", 2),
+    ]:
+        done = cli(tenant, "rollout", *argv)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == code and len(lines) == 1 and needle in lines[0], (argv, done.stderr)
+    assert [r["status"] for r in rollouts(tenant) if r["id"] == rid] == ["interrupted"]     # nothing changed
+    gone = cli(tenant, "rollout", "--abandon", str(rid), "--reason", "1.5.0 is pulled", "--json")
+    assert gone.returncode == 0 and json.loads(gone.stdout)["status"] == "abandoned", gone.stderr
+    final = rollouts(tenant, str(rid))[0]
+    assert final["message"] == "abandoned by tester: 1.5.0 is pulled" and final["counts"]["waiting"] == 3, final
+    again = cli(tenant, "rollout", "--resume", str(rid))
+    assert again.returncode == 1 and f"rollout #{rid} abandoned at " in again.stderr \
+        and "nothing to resume" in again.stderr, again.stderr
+    assert frontends(tenant, fleet_of_three) == ["1.4.0"] * 3            # none of it moved a tenant
+    assert [e.outcome for e in tenant.ctx.store.events() if e.command == "rollout --abandon"] == ["abandoned"]

@@ -115,10 +115,14 @@ class Deployer:
 
     def cancel(self, confirm_id: str, user: str, actor: str) -> Pending:
         p = self.take(confirm_id, user, actor)
+        self.cancelled(p, actor)
+        return p
+
+    def cancelled(self, p: Pending, actor: str) -> None:
+        """A parked plan (taken) its requester cancelled: recorded, nothing deployed."""
         self.ctx.store.audit(actor, p.command, p.tenant, "cancelled", {"plan_digest": p.digest})
         thread = Thread(p.thread_id) if p.thread_id is not None else None
         self.trail.step(thread, "cancelled", f"cancelled by {actor}; nothing deployed")
-        return p
 
     # -- for scripts, tests and benches: one call, a yes/no confirmation, (step, detail) progress ------------------
 

@@ -37,6 +37,7 @@ class Pending:
     new_tenant: bool = False
     template: str = ""                   # the stack template's fingerprint when the plan was made
     notes: list[str] = field(default_factory=list)
+    fleet: dict[str, Any] = field(default_factory=dict)    # a rollout's: the tenants, label, waves, parallel asked for
 
     def shown_pins(self) -> dict[str, Pin]:
         return {name: Pin(tag, digest) for name, (tag, digest) in self.pins.items()}
@@ -85,11 +86,12 @@ class Confirmations:
     def add(self, *, requester: str, actor: str, tenant: str, digest: str, channel: str,
             overrides: Mapping[str, str], allow_downgrade: bool, thread_id: int | None = None,
             progress_ts: str | None = None, command: str = "deploy", pins: Mapping[str, Pin] | None = None,
-            new_tenant: bool = False, template: str = "", notes: Sequence[str] = ()) -> Pending:
+            new_tenant: bool = False, template: str = "", notes: Sequence[str] = (),
+            fleet: Mapping[str, Any] | None = None) -> Pending:
         kept = {name: [pin.tag, pin.digest] for name, pin in (pins or {}).items()}
         pending = Pending(secrets.token_urlsafe(12), requester, actor, tenant, digest, channel, dict(overrides),
                           allow_downgrade, self.clock() + self.ttl, thread_id, progress_ts, command, kept,
-                          new_tenant, template, list(notes))
+                          new_tenant, template, list(notes), dict(fleet or {}))
         with self._lock:
             self.backend.sweep(self.clock())
             self.backend.put(asdict(pending))

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,11 +17,43 @@ from bot.errors import LeaseLost, LockHeld, NotFound, Refused, TagpinError, Usag
 from bot.service import stopping
 from bot.service.context import Context
 from bot.service.deploy import Deployer
+from bot.service.pending import Pending
 from bot.service.ports import Lease
 from bot.service.reconcile import reconcile
-from bot.service.rollout import FleetPlan
+from bot.service.rollout import DEFAULT_WAVES, FleetPlan, Want, plan_rollout
 
 GUARD = "~rollout"                      # held for the moment a rollout is started or taken over, never longer
+FLEET = "~fleet"                        # what a rollout parked for a Confirm click is kept under, for a tenant
+
+
+@dataclass(frozen=True)
+class RolloutRequest:
+    """What a front end asked for; a parked rollout keeps it, to plan again at the click and compare digests."""
+
+    services: tuple[str, ...] = ()
+    tenants: str = "all"
+    label: str | None = None
+    waves: str = DEFAULT_WAVES
+    parallel: int = 1
+
+    def plan(self, ctx: Context) -> FleetPlan:
+        return plan_rollout(ctx, Want.parse(self.services), self.tenants, self.label, self.waves)
+
+
+def park(ctx: Context, fp: FleetPlan, req: RolloutRequest, requester: str, actor: str, channel: str) -> Pending:
+    """A risky fleet plan waits for its requester's click, bound to its digest (audited)."""
+    pending = ctx.pending.add(requester=requester, actor=actor, tenant=FLEET, digest=fp.digest(), channel=channel,
+                              overrides={}, allow_downgrade=False, command="rollout",
+                              fleet={**asdict(req), "services": list(req.services)})
+    ctx.store.audit(actor, "rollout", None, "awaiting_confirmation",
+                    {"error": "this rollout needs confirmation: " + "; ".join(fp.risks), "kind": "ConfirmationRequired",
+                     "digest": fp.digest()})
+    return pending
+
+
+def parked(p: Pending) -> RolloutRequest:
+    fleet = dict(p.fleet)
+    return RolloutRequest(**{**fleet, "services": tuple(fleet.get("services", ()))})
 
 
 def lease_key(rollout_id: int) -> str:
@@ -139,8 +171,9 @@ class _Run:
     for (SIGTERM/SIGINT) or the lease is lost -- then no tenant starts, those deploying finish."""
 
     def __init__(self, ctx: Context, rollout_id: int, lease: Lease, actor: str,
-                 on_tenant: Callable[[TenantResult], None]) -> None:
+                 on_tenant: Callable[[TenantResult], None], on_start: Callable[[StepRecord], None]) -> None:
         self.ctx, self.rollout_id, self.lease, self.actor, self.on_tenant = ctx, rollout_id, lease, actor, on_tenant
+        self.on_start = on_start
         self.failed = threading.Event()
         self.stopped: str | None = None          # why no more tenants start, other than a failure
 
@@ -170,6 +203,7 @@ class _Run:
         if not self.may_start(step.tenant):
             return None
         self.ctx.tables.rollouts.step_started(self.rollout_id, step.tenant)
+        self.on_start(step)
         started = time.time()
         try:
             done = Deployer(self.ctx).deploy(
@@ -223,12 +257,13 @@ def _on_target(ctx: Context, run: _Run, steps: Sequence[StepRecord]) -> list[Ten
 
 def carry_out(ctx: Context, rollout_id: int, lease: Lease, actor: str, parallel: int = 1, resume: bool = False,
               skipped: Sequence[dict[str, Any]] = (), confirmed: bool = False,
-              on_tenant: Callable[[TenantResult], None] = lambda r: None) -> dict[str, Any]:
+              on_tenant: Callable[[TenantResult], None] = lambda r: None,
+              on_start: Callable[[StepRecord], None] = lambda s: None) -> dict[str, Any]:
     """The rollout's waves in order, `parallel` tenants at a time, each tenant one deploy of exactly its planned
     pins (one that does not converge is rolled back, as any deploy is). The first wave with a tenant that did not
     converge is the last: no tenant starts after it. Every step is written as it starts and ends; the lease is
     released at the end (a rollout that stopped early stays resumable)."""
-    run = _Run(ctx, rollout_id, lease, actor, on_tenant)
+    run = _Run(ctx, rollout_id, lease, actor, on_tenant, on_start)
     try:
         record = get(ctx, rollout_id)
         results: list[TenantResult] = []
@@ -277,14 +312,18 @@ def carry_out(ctx: Context, rollout_id: int, lease: Lease, actor: str, parallel:
 
 
 def apply_rollout(ctx: Context, fp: FleetPlan, actor: str, parallel: int = 1,
-                  on_tenant: Callable[[TenantResult], None] = lambda r: None) -> dict[str, Any]:
+                  on_tenant: Callable[[TenantResult], None] = lambda r: None,
+                  on_start: Callable[[StepRecord], None] = lambda s: None,
+                  on_begin: Callable[[int], None] = lambda rollout_id: None) -> dict[str, Any]:
     """Start the fleet plan as a new rollout and carry it out (a confirmed plan: its risky tenants are deployed when
-    their plan is the one shown)."""
+    their plan is the one shown). on_begin hears the rollout's id, on_start each tenant as it starts, on_tenant
+    each as it ends."""
     rollout_id, lease = begin(ctx, fp, actor)
     ctx.store.audit(actor, "rollout", None, "started", {"rollout_id": rollout_id, "digest": fp.digest(),
                                                         "waves": len(fp.waves), "plan": fp.as_dict()})
+    on_begin(rollout_id)
     return carry_out(ctx, rollout_id, lease, actor, parallel, skipped=[s.as_dict() for s in fp.skipped],
-                     on_tenant=on_tenant)
+                     on_tenant=on_tenant, on_start=on_start)
 
 
 def _step_dict(step: StepRecord) -> dict[str, Any]:

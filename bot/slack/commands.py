@@ -15,6 +15,8 @@ USAGE = {
     "drift": "/tagpin drift [TENANT …]",
     "audit": "/tagpin audit [TENANT] [--limit N]",
     "rollback": "/tagpin rollback TENANT",
+    "rollout": "/tagpin rollout [SERVICE[@VERSION] …] [--tenants T1,T2] [--label KEY=VALUE] [--waves 1,10%,100%] "
+               "[--parallel N] [--dry-run]",
     "help": "/tagpin help",
 }
 # Slack clients (macOS autocorrect) turn `--dry-run` into `—dry-run`; accept what people actually send.
@@ -30,12 +32,14 @@ class Invocation:
     dry_run: bool = False
     allow_downgrade: bool = False
     limit: int = 10
+    services: tuple[str, ...] = ()              # rollout: SERVICE[@VERSION] …
+    options: dict[str, str] = field(default_factory=dict)   # rollout: --tenants, --label, --waves, --parallel
 
 
 def help_text() -> str:
     lines = "\n".join(f"• `{usage}`" for name, usage in USAGE.items() if name != "help")
     return (f"tagpin commands:\n{lines}\n"
-            "`/deploy`, `/drift`, `/audit` and `/rollback` also work on their own.")
+            "`/deploy`, `/drift`, `/audit`, `/rollback` and `/rollout` also work on their own.")
 
 
 def parse(command: str, text: str) -> Invocation:
@@ -44,7 +48,7 @@ def parse(command: str, text: str) -> Invocation:
         words = shlex.split(text.translate(DASHES))
     except ValueError as exc:
         raise UsageError(f"cannot read `{text}`: {exc}") from None
-    words = _join_limit(words)
+    words = _join_values(words)
     name = command.lstrip("/")
     if name == "tagpin":
         if not words:
@@ -54,7 +58,8 @@ def parse(command: str, text: str) -> Invocation:
         raise UsageError(f"unknown command `{name}`. {help_text()}")
     flags = [w for w in words if w.startswith("--")]
     args = [w for w in words if not w.startswith("--")]
-    known = {"deploy": {"--dry-run", "--allow-downgrade"}, "audit": {"--limit"}}.get(name, set())
+    known = {"deploy": {"--dry-run", "--allow-downgrade"}, "audit": {"--limit"},
+             "rollout": {"--dry-run", *ROLLOUT_VALUES}}.get(name, set())
     for flag in flags:
         if flag.split("=", 1)[0] not in known:
             raise UsageError(f"unknown option `{flag}`; usage: `{USAGE[name]}`")
@@ -64,6 +69,8 @@ def parse(command: str, text: str) -> Invocation:
         return Invocation("drift", tenants=tuple(args))
     if name == "audit":
         return Invocation("audit", tenant=_at_most_one(name, args), limit=_limit(flags))
+    if name == "rollout":
+        return _rollout(args, flags)
     if not args:
         raise UsageError(f"which tenant? usage: `{USAGE[name]}`")
     tenant, rest = args[0], args[1:]
@@ -79,12 +86,40 @@ def parse(command: str, text: str) -> Invocation:
                       allow_downgrade="--allow-downgrade" in flags)
 
 
-def _join_limit(words: list[str]) -> list[str]:
+ROLLOUT_VALUES = ("--tenants", "--label", "--waves", "--parallel")
+VALUED = ("--limit", *ROLLOUT_VALUES)          # options that take a value: `--limit 20` or `--limit=20`
+
+
+def _join_values(words: list[str]) -> list[str]:
     out: list[str] = []
     it = iter(words)
     for word in it:
-        out.append(f"--limit={next(it, '')}" if word == "--limit" else word)
+        out.append(f"{word}={next(it, '')}" if word in VALUED else word)
     return out
+
+
+def _rollout(args: list[str], flags: list[str]) -> Invocation:
+    """`/rollout frontend@1.5.0 --label tier=gold --waves 1,50%,100%`: checked here as far as words go; the
+    service checks the rest (services, versions, tenants, waves) when it plans."""
+    options: dict[str, str] = {}
+    for flag in flags:
+        key, sep, value = flag.partition("=")
+        if key not in ROLLOUT_VALUES:
+            continue
+        if not sep or not value:
+            raise UsageError(f"{key} needs a value; usage: `{USAGE['rollout']}`")
+        name = key.removeprefix("--")
+        if name in options:
+            raise UsageError(f"{key} is given twice; usage: `{USAGE['rollout']}`")
+        options[name] = value
+    parallel = options.get("parallel", "1")
+    if not parallel.isdigit() or not 1 <= int(parallel) <= 32:
+        raise UsageError("--parallel takes a number from 1 to 32, e.g. --parallel 4")
+    for item in args:
+        service, sep, version = item.partition("@")
+        if not service or (sep and not version):
+            raise UsageError(f"`{item}`: expected SERVICE or SERVICE@VERSION, e.g. frontend@1.10.0")
+    return Invocation("rollout", services=tuple(args), options=options, dry_run="--dry-run" in flags)
 
 
 def _at_most_one(name: str, args: list[str]) -> str | None:

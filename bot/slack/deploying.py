@@ -13,6 +13,7 @@ from bot.domain.plans import Plan
 from bot.errors import TagpinError
 from bot.service.applying import DeployOutcome, summary
 from bot.service.deploy import Answer, Deployer, DeployRequest
+from bot.service.pending import Pending
 from bot.service.results import Command, Event
 from bot.slack import blocks
 from bot.slack.failures import translate
@@ -88,10 +89,9 @@ def start_deploy(rt: Runtime, respond: Respond, *, user: str, actor: str, channe
     run.finish(lambda: deployer.run(replace(req, progress_ts=run.progress.ts), run.listen, run.ask))
 
 
-def confirm_deploy(rt: Runtime, respond: Respond, *, user: str, actor: str, confirm_id: str) -> None:
+def confirm_deploy(rt: Runtime, respond: Respond, *, actor: str, p: Pending) -> None:
     """The Confirm button: the parked plan, applied as shown (the service makes it again only if it must)."""
     deployer = Deployer(rt.ctx)
-    p = deployer.take(confirm_id, user, actor)
     command: Command = "rollback" if p.command == "rollback" else "deploy"
 
     def check() -> None:
@@ -105,8 +105,8 @@ def confirm_deploy(rt: Runtime, respond: Respond, *, user: str, actor: str, conf
     run.finish(lambda: deployer.confirm(p, actor, check, run.listen, run.ask))
 
 
-def cancel_deploy(rt: Runtime, respond: Respond, *, user: str, actor: str, confirm_id: str) -> None:
-    p = Deployer(rt.ctx).cancel(confirm_id, user, actor)
+def cancel_deploy(rt: Runtime, respond: Respond, *, actor: str, p: Pending) -> None:
+    Deployer(rt.ctx).cancelled(p, actor)
     respond(replace_original=True, **blocks.text(f":no_entry_sign: Cancelled; {p.tenant} was not deployed."))
 
 

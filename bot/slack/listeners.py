@@ -15,17 +15,21 @@ from bot.slack import blocks
 from bot.slack.commands import Invocation, help_text, parse
 from bot.slack.deferred import acknowledge, deferred
 from bot.slack.failures import translate
-from bot.slack.listeners_deploy import deploy, rollback
+from bot.slack.listeners_deploy import deploy, rollback, rollout
 from bot.slack.runtime import Runtime, user_of
 
-COMMANDS = ("/deploy", "/status", "/drift", "/audit", "/rollback", "/tagpin")
+COMMANDS = ("/deploy", "/status", "/drift", "/audit", "/rollback", "/rollout", "/tagpin")
 Work = Callable[[Runtime, Invocation, dict[str, Any], Respond], None]
 
 
 def _working(inv: Invocation) -> str:
     what = {"deploy": "Planning the deploy of", "status": "Checking", "rollback": "Rolling back",
-            "audit": "Reading the audit trail of", "drift": "Scanning"}[inv.name]
-    target = inv.tenant or (", ".join(inv.tenants) if inv.tenants else "every tenant")
+            "audit": "Reading the audit trail of", "drift": "Scanning", "rollout": "Planning the rollout of"}[inv.name]
+    if inv.name == "rollout":
+        target = (", ".join(inv.services) or "every service") + " to " + (inv.options.get("tenants") or (
+            f"the tenants labelled {inv.options['label']}" if "label" in inv.options else "every tenant"))
+    else:
+        target = inv.tenant or (", ".join(inv.tenants) if inv.tenants else "every tenant")
     return f":hourglass_flowing_sand: {what} {target}…" + (" (dry run)" if inv.dry_run else "")
 
 
@@ -44,7 +48,8 @@ def audit(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) -
     respond(response_type="ephemeral", **blocks.audit(events, inv.tenant))
 
 
-WORK: dict[str, Work] = {"status": status, "drift": drift, "audit": audit, "deploy": deploy, "rollback": rollback}
+WORK: dict[str, Work] = {"status": status, "drift": drift, "audit": audit, "deploy": deploy, "rollback": rollback,
+                         "rollout": rollout}
 
 
 def _parsed(command: dict[str, Any]) -> Invocation | TagpinError:

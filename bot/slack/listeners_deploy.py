@@ -1,4 +1,4 @@
-"""Deploy, rollback and the Confirm/Cancel buttons: thin adapters over the service's deploy conversation."""
+"""Deploy, rollback, rollout and the Confirm/Cancel buttons: thin adapters over the service's deploy conversation."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.context.respond import Respond
 
+from bot.service.deploy import Deployer
+from bot.service.rollout import DEFAULT_WAVES
+from bot.service.waves import RolloutRequest
 from bot.slack.commands import Invocation
 from bot.slack.deferred import acknowledge, deferred
 from bot.slack.deploying import cancel_deploy, confirm_deploy, show_dry_run, start_deploy
+from bot.slack.rolling import cancel_rollout, confirm_rollout, start_rollout
 from bot.slack.runtime import Runtime, user_of
 
 
@@ -37,13 +41,31 @@ def _value(body: dict[str, Any]) -> str:
 
 
 def confirmed(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
+    """Confirm on a parked plan: a deploy's or a rollout's (the one button, taken once, by its requester)."""
     user, actor = user_of(body)
-    confirm_deploy(rt, respond, user=user, actor=actor, confirm_id=_value(body))
+    p = Deployer(rt.ctx).take(_value(body), user, actor)
+    if p.command == "rollout":
+        confirm_rollout(rt, respond, p, actor)
+    else:
+        confirm_deploy(rt, respond, actor=actor, p=p)
 
 
 def cancelled(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
     user, actor = user_of(body)
-    cancel_deploy(rt, respond, user=user, actor=actor, confirm_id=_value(body))
+    p = Deployer(rt.ctx).take(_value(body), user, actor)
+    if p.command == "rollout":
+        cancel_rollout(rt, respond, p, actor)
+    else:
+        cancel_deploy(rt, respond, actor=actor, p=p)
+
+
+def rollout(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) -> None:
+    user, actor = user_of(cmd)
+    o = inv.options
+    req = RolloutRequest(inv.services, o.get("tenants", "all"), o.get("label"), o.get("waves", DEFAULT_WAVES),
+                         int(o.get("parallel", "1")))
+    start_rollout(rt, respond, user=user, actor=actor, channel=str(cmd.get("channel_id")), req=req,
+                  dry_run=inv.dry_run)
 
 
 def register(app: App, rt: Runtime) -> None:

@@ -26,12 +26,13 @@ def _change(service: PlanServiceJSON) -> str:
     return f"• `{service['name']}` {tag(before)} → {tag(after)} ({flags})"
 
 
-def _buttons(data: PlanJSON, confirm_id: str, risks: list[str]) -> list[Block]:
+def buttons(question: str, digest: str, confirm_id: str, risks: list[str], go: str = "Deploy") -> list[Block]:
+    """Confirm (behind Slack's own dialog, which repeats the risks) and Cancel, bound to one parked plan."""
     said = "This plan is risky: " + "; ".join(risks)
-    dialog = {"title": {"type": "plain_text", "text": f"Deploy {data['tenant']}?"[:100]},
+    dialog = {"title": {"type": "plain_text", "text": question[:100]},
               "text": {"type": "mrkdwn", "text": said if len(said) <= 300
-                       else f"This plan has {len(risks)} risks, every one listed above the button. Deploy anyway?"},
-              "confirm": {"type": "plain_text", "text": "Deploy"},
+                       else f"This plan has {len(risks)} risks, every one listed above the button. {go} anyway?"},
+              "confirm": {"type": "plain_text", "text": go},
               "deny": {"type": "plain_text", "text": "Back"}, "style": "danger"}
     return [{"type": "actions", "block_id": "tagpin_confirm", "elements": [
                 {"type": "button", "action_id": "tagpin_confirm", "style": "danger", "value": confirm_id,
@@ -39,7 +40,7 @@ def _buttons(data: PlanJSON, confirm_id: str, risks: list[str]) -> list[Block]:
                 {"type": "button", "action_id": "tagpin_cancel", "value": confirm_id,
                  "text": {"type": "plain_text", "text": "Cancel"}}]},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": (
-                f"Plan {data['digest'][:12]} · only the requester can confirm · expires in {TTL / 60:g} min")}]}]
+                f"Plan {digest[:12]} · only the requester can confirm · expires in {TTL / 60:g} min")}]}]
 
 
 def plan(data: PlanJSON, *, confirm_id: str | None = None, notice: str = "", notes: Sequence[str] = ()) -> Message:
@@ -67,9 +68,10 @@ def plan(data: PlanJSON, *, confirm_id: str | None = None, notice: str = "", not
         return (f"…and {n} more service(s) without risks ({n - unchanged} changing, {unchanged} unchanged); "
                 f"{whole}")
 
-    buttons = _buttons(data, confirm_id, risks) if confirm_id is not None else []
+    offered = (buttons(f"Deploy {data['tenant']}?", data["digest"], confirm_id, risks)
+                if confirm_id is not None else [])
     # Room for the summary of every unrisky service is kept while the risks are placed, so that line is never lost.
-    page = Page(reserve=[section(summary(len(rest))), *buttons] if rest else buttons)
+    page = Page(reserve=[section(summary(len(rest))), *offered] if rest else offered)
     if notice:
         page.lines([f":arrows_counterclockwise: {notice}"])
     page.lines([head])
@@ -83,7 +85,7 @@ def plan(data: PlanJSON, *, confirm_id: str | None = None, notice: str = "", not
         page.lines(must, more=lambda n: f"…and {n} more risk line(s) and {len(rest)} service(s) without risks "
                                         f"not shown; {whole}")
     else:
-        page.reserve = buttons
+        page.reserve = offered
         page.lines([_change(s) for s in rest], more=summary)
     # What shaped the plan besides the policy (a tenant's holds, a tag deleted while resolving): after the risks,
     # which are never crowded out by it.

@@ -50,8 +50,8 @@ class Progress:
         self.ts: str | None = None
         self.via_respond = False
 
-    def start(self) -> None:
-        message = blocks.progress(self.title, self.reached, "starting")
+    def start(self, message: blocks.Message | None = None) -> None:
+        message = message or blocks.progress(self.title, self.reached, "starting")
         try:
             self.ts = str(self.client.chat_postMessage(channel=self.channel, **message)["ts"])
         except POST_ERRORS as exc:
@@ -63,12 +63,13 @@ class Progress:
         if step in blocks.STEPS and step not in self.reached:
             self.reached.append(step)
         self.detail = f"{step}: {detail}" if step not in blocks.STEPS else detail
-        self._show(blocks.progress(self.title, self.reached, self.detail))
+        self.show(blocks.progress(self.title, self.reached, self.detail))
 
     def finish(self, final: str) -> None:
-        self._show(blocks.progress(self.title, self.reached, "", final=final))
+        self.show(blocks.progress(self.title, self.reached, "", final=final))
 
-    def _show(self, message: blocks.Message) -> None:
+    def show(self, message: blocks.Message) -> None:
+        """The message as it is now, in place of what it said."""
         if self.ts is not None:
             try:
                 self.client.chat_update(channel=self.channel, ts=self.ts, **message)

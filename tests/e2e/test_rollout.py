@@ -10,14 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from bot.service import fleet as fleet_service
 from bot.service.deploy import Deployer
-from tests.e2e.conftest import Tenant, remove_stack
+from tests.e2e.conftest import Tenant
+from tests.e2e.fleet import fleet, frontends
 from tests.support.processes import ROOT
 
 
@@ -31,23 +31,6 @@ def plan(tenant: Tenant, *argv: str) -> dict[str, Any]:
     assert done.returncode == 0, (done.stdout, done.stderr)
     data: dict[str, Any] = json.loads(done.stdout)
     return data
-
-
-@contextmanager
-def fleet(tenant: Tenant, letters: str) -> Iterator[list[str]]:
-    """Tenants <name>-a, -b, … of the test's template, each deployed at frontend 1.4.0 and backend 3.0.0; their
-    stacks removed after."""
-    names = [f"{tenant.name}-{x}" for x in letters]
-    tenant.push("frontend", "1.4.0")
-    tenant.push("backend", "3.0.0")
-    ctx = tenant.fresh_context()
-    try:
-        for name in names:
-            assert Deployer(ctx).deploy(name, "tester", confirm=lambda p: True).outcome == "converged"
-        yield names
-    finally:
-        for name in names:
-            remove_stack(name)
 
 
 @pytest.fixture
@@ -120,11 +103,6 @@ def test_bad_rollouts_are_refused_by_name(tenant: Tenant, fleet_of_five: list[st
 def fleet_of_three(tenant: Tenant) -> Iterator[list[str]]:
     with fleet(tenant, "abc") as names:
         yield names
-
-
-def frontends(tenant: Tenant, names: list[str]) -> list[str | None]:
-    specs = [tenant.ctx.swarm.stack(n)["frontend"].spec for n in names]
-    return [s.tag if s else None for s in specs]
 
 
 def test_a_rollout_goes_wave_by_wave_and_a_second_run_finds_nothing_to_do(tenant: Tenant,

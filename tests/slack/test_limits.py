@@ -12,7 +12,7 @@ import pytest
 
 from bot.domain.plans import Flag, Plan, ServiceChange
 from bot.errors import RegistryUnavailable, UsageError
-from bot.slack import blocks, failures, limits, notice_blocks, plan_blocks
+from bot.slack import blocks, failures, limits, notice_blocks, plan_blocks, rollout_blocks
 from bot.slack.commands import help_text
 from bot.slack.failures import translate
 
@@ -96,6 +96,32 @@ def _notice(n: FakeNotice) -> Callable[[], dict[str, Any]]:
     return lambda: {"text": notice_blocks.text(n), "blocks": notice_blocks.blocks(n)}
 
 
+def _fleet(tenants: int, risky_every: int = 0, skipped: int = 0) -> dict[str, Any]:
+    """A FleetPlan.as_dict() of `tenants` tenants in 3 waves (1, 10%, the rest), a risk on every risky_every-th."""
+    def step(i: int) -> dict[str, Any]:
+        major = bool(risky_every) and i % risky_every == 0
+        return {"tenant": f"tenant-{i:03d}-of-a-long-customer-name", "risks": ["frontend: major jump"] if major else [],
+                "changes": [{"service": f"service-{k}", "from": f"{REPO}/s{k}:1.4.0@{D1}",
+                             "to": f"{REPO}/s{k}:{'2.0.0' if major else '1.5.0'}@{D2}", "flags": ["upgrade"]}
+                            for k in range(5)], "held": [], "plan_digest": D2}
+    ends = sorted({1, max(1, tenants // 10), tenants})
+    waves = [{"wave": n, "tenants": [step(i) for i in range(a, b)]}
+             for n, (a, b) in enumerate(zip([0, *ends], ends, strict=False), 1)]
+    risks = [f"{t['tenant']}: {r}" for w in waves for t in w["tenants"] for r in t["risks"]]
+    return {"services": "all", "wave_spec": "1,10%,100%", "waves": waves, "risks": risks, "risky": bool(risks),
+            "skipped": [{"tenant": f"held-{i}", "skipped": "held: frontend held at <1.5.0 by bob: " + "x" * 80}
+                        for i in range(skipped)], "digest": D2[7:], "registry_requests": 10}
+
+
+def _board(tenants: int, failed_every: int = 0, final: str | None = None) -> dict[str, Any]:
+    names = [f"tenant-{i:03d}" for i in range(tenants)]
+    ends = sorted({1, max(1, tenants // 10), tenants})
+    waves = [names[a:b] for a, b in zip([0, *ends], ends, strict=False)]
+    states = {t: (("rolled_back", LONG[:400]) if failed_every and i % failed_every == 0 else ("converged", ""))
+              for i, t in enumerate(names)}
+    return rollout_blocks.board("Rollout #12 of every service by <@U1>", waves, states, final)
+
+
 LONG = "the registry said: " + "service unavailable, retry later " * 600     # about 20,000 characters
 BUILDERS: dict[str, list[Callable[[], Any]]] = {
     "plan_blocks.plan": [
@@ -116,20 +142,27 @@ BUILDERS: dict[str, list[Callable[[], Any]]] = {
                     lambda: blocks.text("\n".join([LONG] * 3))],
     "blocks.progress": [lambda: blocks.progress("Deploy of acme by <@U1>", ["resolving"], LONG),
                  lambda: blocks.progress("Deploy of acme", ["resolving", "applying"], "", final=LONG)],
+    "rollout_blocks.fleet_plan": [
+        lambda: rollout_blocks.fleet_plan(_fleet(1)), lambda: rollout_blocks.fleet_plan(_fleet(0, skipped=3)),
+        lambda: rollout_blocks.fleet_plan(_fleet(100, risky_every=10, skipped=40), confirm_id="tok"),
+        lambda: rollout_blocks.fleet_plan(_fleet(1000, risky_every=1, skipped=200), confirm_id="tok"),
+        lambda: rollout_blocks.fleet_plan(_fleet(1000), notice="Dry run: nothing applied.")],
+    "rollout_blocks.board": [lambda: _board(1), lambda: _board(100, final=LONG), lambda: _board(1000, failed_every=1),
+                             lambda: _board(1000, failed_every=7, final=":red_circle: *halted at wave 2*")],
     "notice_blocks.blocks": [_notice(n) for n in [
         FakeNotice(), FakeNotice(detail=LONG, running=LONG[:2000]), FakeNotice(status="resolved", resolved_by=4),
         FakeNotice(tenant="*", service="registry", kind="registry_limited"),
         FakeNotice(snoozed_until=datetime(2025, 1, 3), snoozed_by="U1 (@alice)")]],
 }
 # Pieces of messages (strings, a predicate), not messages: the messages they go into are held above.
-NOT_BUILDERS = {"plan_blocks.offers_confirm", "plan_blocks.tag", "notice_blocks.title",
+NOT_BUILDERS = {"plan_blocks.offers_confirm", "plan_blocks.tag", "plan_blocks.buttons", "notice_blocks.title",
                 "notice_blocks.text", "notice_blocks.metadata", "failures.hint_for"}
 
 
 def test_every_builder_in_bot_slack_is_held_against_the_limits() -> None:
     """A new builder fails here until it joins BUILDERS (or NOT_BUILDERS, when it builds no message)."""
     public = {f"{module.__name__.rsplit('.', 1)[-1]}.{name}"
-              for module in (blocks, notice_blocks, plan_blocks, failures)
+              for module in (blocks, notice_blocks, plan_blocks, rollout_blocks, failures)
               for name, f in inspect.getmembers(module, inspect.isfunction)
               if not name.startswith("_") and f.__module__ == module.__name__}
     assert public - NOT_BUILDERS == set(BUILDERS)
@@ -138,6 +171,15 @@ def test_every_builder_in_bot_slack_is_held_against_the_limits() -> None:
 @pytest.mark.parametrize("build", [b for group in BUILDERS.values() for b in group])
 def test_each_message_is_within_slack_limits(build: Callable[[], Any]) -> None:
     assert limits.message_violations(build()) == []
+
+
+def test_a_risky_fleet_plan_shows_every_risk_above_its_confirm_button_or_offers_none() -> None:
+    data = _fleet(100, risky_every=10, skipped=40)
+    message = rollout_blocks.fleet_plan(data, confirm_id="tok")
+    assert blocks.offers_confirm(message) and len(data["risks"]) == 10
+    assert all(risk in _text_above_buttons(message) for risk in data["risks"])
+    crowded = rollout_blocks.fleet_plan(_fleet(1000, risky_every=1), confirm_id="tok")     # 1,000 risks
+    assert not blocks.offers_confirm(crowded) and "No Confirm button" in str(crowded["blocks"])
 
 
 def test_a_risky_60_service_plan_shows_every_service_above_the_confirm_button() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from bot.adapters.swarm import Swarm
 from bot.domain.running import ConvergeReport, Outcome, ServiceReport, ServiceState, digest_of
@@ -50,12 +52,52 @@ def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[Se
     return report("converged", None) if done else report("pending", svc.last_error)
 
 
+class SharedReads:
+    """The stacks of several tenants deploying at once (a rollout's wave), read together: one read (two Engine API
+    calls) serves every waiting deploy whose last look is older than it. A waiter is only ever served a read that
+    started after its previous look began -- the first after it started waiting, so never a state from before its
+    own apply."""
+
+    def __init__(self, swarm: Swarm, tenants: Sequence[str], clock: Callable[[], float]) -> None:
+        self.swarm, self.tenants, self.clock = swarm, tuple(tenants), clock
+        self._lock = threading.Lock()
+        self._at = float("-inf")                 # when the newest read started
+        self._stacks: dict[str, dict[str, ServiceState]] = {}
+        self.reads = self.looks = 0              # reads of the Engine, looks they served
+
+    def stack(self, tenant: str, newer_than: float) -> tuple[dict[str, ServiceState], float]:
+        """The tenant's stack from a read started after `newer_than`, and when that read started."""
+        with self._lock:
+            if self._at <= newer_than:
+                at = self.clock()
+                self._stacks = self.swarm.stacks(self.tenants)
+                self._at, self.reads = at, self.reads + 1
+            self.looks += 1
+            return self._stacks.get(tenant, {}), self._at
+
+
 class Converger:
-    """Polls the stack (two Engine API calls a poll) until converged, rolled back, failed or out of time."""
+    """Polls the stack (two Engine API calls a poll) until converged, rolled back, failed or out of time; while
+    `sharing` several tenants, their polls share one read a round."""
 
     def __init__(self, swarm: Swarm, *, poll: float = 0.5, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.swarm, self.poll, self.clock, self.sleep = swarm, poll, clock, sleep
+        self.shared: SharedReads | None = None
+        self.shared_reads = self.shared_looks = 0      # over every `sharing`: Engine reads, the looks they served
+
+    @contextmanager
+    def sharing(self, tenants: Sequence[str]) -> Iterator[SharedReads]:
+        """While inside, the waits of these tenants read their stacks together (O(1) Engine calls a poll round,
+        whatever the number of tenants); other tenants' waits are untouched."""
+        shared = SharedReads(self.swarm, tenants, self.clock)
+        self.shared = shared
+        try:
+            yield shared
+        finally:
+            self.shared = None
+            self.shared_reads += shared.reads
+            self.shared_looks += shared.looks
 
     def prove(self, svc: ServiceState, target: str) -> bool:
         """Where a task's container is on this node, the image it runs must carry the target registry digest."""
@@ -77,9 +119,14 @@ class Converger:
              stop: Callable[[], str | None] = lambda: None) -> ConvergeReport:
         """Poll until converged, rolled back, failed, out of time -- or `stop()` names a reason to stop looking
         (a signal): then "interrupted", with where each service stood."""
-        start = self.clock()
+        start = looked = self.clock()
+        shared = self.shared if self.shared is not None and tenant in self.shared.tenants else None
         while True:
-            reports = self.judge(tenant, targets)
+            if shared is not None:
+                stack, looked = shared.stack(tenant, newer_than=looked)
+                reports = self.judge(tenant, targets, stack)
+            else:
+                reports = self.judge(tenant, targets)
             states = {r.state for r in reports}
             elapsed = self.clock() - start
             if states == {"converged"}:

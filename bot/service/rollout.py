@@ -20,6 +20,7 @@ from bot.errors import NotFound, TagpinError, UsageError
 from bot.service.context import Context
 from bot.service.fleet import held_services, parse_labels
 from bot.service.observe import ScanRegistry, not_onboarded
+from bot.service.resolve import Registry
 from bot.service.targets import targets
 
 DEFAULT_WAVES = "1,10%,100%"
@@ -71,6 +72,7 @@ class FleetPlan:
     skipped: tuple[TenantStep, ...]
     wave_spec: str
     registry_requests: int = 0          # listings and digest lookups this plan made (the whole fleet's)
+    registry: Registry | None = field(default=None, compare=False, repr=False)   # its memo, for the deploys
 
     @property
     def risks(self) -> list[str]:
@@ -201,7 +203,7 @@ def plan_rollout(ctx: Context, want: Want, tenants: str = "all", label: str | No
     moving = [s for s in steps if s.plan is not None]
     ends = wave_sizes(waves, len(moving))
     grouped = tuple(tuple(moving[start:end]) for start, end in zip([0, *ends], ends, strict=False))
-    return FleetPlan(want, grouped, tuple(s for s in steps if s.plan is None), waves, counting.requests)
+    return FleetPlan(want, grouped, tuple(s for s in steps if s.plan is None), waves, counting.requests, registry)
 
 
 @dataclass

@@ -8,18 +8,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.rollouts import ENDED, RolloutRecord, StepRecord
-from bot.errors import LeaseLost, LockHeld, NotFound, Refused, TagpinError, UsageError
+from bot.errors import Interrupted, LeaseLost, LockHeld, NotFound, Refused, TagpinError, UsageError
 from bot.service import stopping
 from bot.service.context import Context
 from bot.service.deploy import Deployer
 from bot.service.pending import Pending
 from bot.service.ports import Lease
 from bot.service.reconcile import reconcile
+from bot.service.resolve import Registry
 from bot.service.rollout import DEFAULT_WAVES, FleetPlan, Want, plan_rollout
 
 GUARD = "~rollout"                      # held for the moment a rollout is started or taken over, never longer
@@ -210,11 +211,19 @@ class _Run:
                 step.tenant, self.actor, overrides={n: p.tag for n, p in step.pins.items()},
                 pinned={n: p.digest for n, p in step.pins.items()},
                 confirm=lambda plan: confirmed or plan.digest() == step.plan_digest)
+        except Interrupted as exc:
+            result = TenantResult(step.tenant, step.wave, "interrupted", str(exc), None, started, time.time())
         except TagpinError as exc:
             result = TenantResult(step.tenant, step.wave, "error", str(exc), None, started, time.time())
         else:
             result = TenantResult(step.tenant, step.wave, done.outcome, done.message, done.deployment_id, started,
                                   time.time())
+        if result.outcome == "interrupted":
+            # A stop request (SIGTERM/SIGINT) stopped this deploy at its next step, as it stops any deploy: not a
+            # failure of the release. The step stays running, so --resume judges it from what Swarm runs.
+            self.stopped = self.stopped or f"stopped by {stopping.requested() or 'a stop request'}"
+            self.on_tenant(result)
+            return result
         return self.record(result)
 
 
@@ -258,11 +267,15 @@ def _on_target(ctx: Context, run: _Run, steps: Sequence[StepRecord]) -> list[Ten
 def carry_out(ctx: Context, rollout_id: int, lease: Lease, actor: str, parallel: int = 1, resume: bool = False,
               skipped: Sequence[dict[str, Any]] = (), confirmed: bool = False,
               on_tenant: Callable[[TenantResult], None] = lambda r: None,
-              on_start: Callable[[StepRecord], None] = lambda s: None) -> dict[str, Any]:
+              on_start: Callable[[StepRecord], None] = lambda s: None,
+              registry: Registry | None = None) -> dict[str, Any]:
     """The rollout's waves in order, `parallel` tenants at a time, each tenant one deploy of exactly its planned
     pins (one that does not converge is rolled back, as any deploy is). The first wave with a tenant that did not
     converge is the last: no tenant starts after it. Every step is written as it starts and ends; the lease is
     released at the end (a rollout that stopped early stays resumable)."""
+    if registry is not None:        # the plan's memo: each digest it looked up serves every tenant's deploy
+        converger = ctx.converger
+        ctx = replace(ctx, registry=registry, converger_factory=lambda: converger)
     run = _Run(ctx, rollout_id, lease, actor, on_tenant, on_start)
     try:
         record = get(ctx, rollout_id)
@@ -281,8 +294,9 @@ def carry_out(ctx: Context, rollout_id: int, lease: Lease, actor: str, parallel:
                 verified = _on_target(ctx, run, todo)
                 results.extend(verified)
                 todo = [s for s in todo if s.tenant not in {r.tenant for r in verified}]
-            if todo:
-                with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(todo)))) as pool:
+            if todo:     # the wave's waits read their stacks together: O(1) Engine calls a poll round
+                with run.ctx.converger.sharing([s.tenant for s in todo]), \
+                        ThreadPoolExecutor(max_workers=max(1, min(parallel, len(todo)))) as pool:
                     done = [r for r in pool.map(lambda s: run.deploy(s, confirmed), todo) if r is not None]
                 results.extend(done)
             if run.failed.is_set():
@@ -296,7 +310,10 @@ def carry_out(ctx: Context, rollout_id: int, lease: Lease, actor: str, parallel:
             ctx.tables.rollouts.finish(rollout_id, "halted", message, halted)
         elif run.stopped:
             outcome = "interrupted"
-            message = f"{run.stopped}; {len(untouched)} tenant(s) not started: tagpin rollout --resume {rollout_id}"
+            stopped = [s.tenant for s in after.steps if s.state == "running"]
+            message = (f"{run.stopped}; {len(untouched)} tenant(s) not started"
+                       + (f", {', '.join(stopped)} stopped mid-deploy" if stopped else "")
+                       + f": tagpin rollout --resume {rollout_id}")
         else:
             outcome, message = "converged", f"{len(after.steps)} tenant(s) on the target"
             ctx.tables.rollouts.finish(rollout_id, "converged", message)
@@ -323,7 +340,7 @@ def apply_rollout(ctx: Context, fp: FleetPlan, actor: str, parallel: int = 1,
                                                         "waves": len(fp.waves), "plan": fp.as_dict()})
     on_begin(rollout_id)
     return carry_out(ctx, rollout_id, lease, actor, parallel, skipped=[s.as_dict() for s in fp.skipped],
-                     on_tenant=on_tenant, on_start=on_start)
+                     on_tenant=on_tenant, on_start=on_start, registry=fp.registry)
 
 
 def _step_dict(step: StepRecord) -> dict[str, Any]:

@@ -119,3 +119,43 @@ def test_deploy_sets_again_a_pin_swarm_kept_a_hand_set_image_over(registry: str,
     report = Converger(swarm, poll=0.3).wait(name, {"web": digest, "idle": digest}, timeout=60)
     assert report.outcome == "converged", report.message
     assert swarm.deploy(name, compose, references) == []
+
+
+def test_waits_sharing_reads_cost_one_read_a_round_for_every_tenant_and_never_a_read_from_before(
+        stack: tuple[Swarm, str, str, str]) -> None:
+    """A wave's deploys wait together: 4 stacks polled at once cost about one read (2 Engine calls) a poll round, not
+    one a stack; and each wait is only served reads that started after it began (never its pre-apply state)."""
+    import threading
+    import time
+
+    swarm, name, image, digest = stack
+    names = [f"{name}-{i}" for i in range(4)]
+    try:
+        for n in names:
+            swarm.deploy(n, COMPOSE.format(image=image, replicas=1), {"web": image, "idle": image})
+        converger = Converger(swarm, poll=0.3)
+        reports: dict[str, str] = {}
+        before = swarm.api_calls
+        with converger.sharing(names) as shared:
+            begun = time.monotonic()
+            waits = [threading.Thread(target=lambda n=n: reports.__setitem__(
+                n, converger.wait(n, {"web": digest, "idle": digest}, timeout=60).outcome)) for n in names]
+            for t in waits:
+                t.start()
+            for t in waits:
+                t.join()
+            # freshness: a look asked for after the newest read started gets a read of its own
+            _, at = shared.stack(names[0], newer_than=begun)
+            reads = shared.reads
+            shared.stack(names[1], newer_than=at - 1e-6)        # that read is newer: served from it
+            assert shared.reads == reads
+            shared.stack(names[1], newer_than=at)               # not newer than what it saw: read again
+            assert shared.reads == reads + 1
+        assert reports == dict.fromkeys(names, "converged"), reports
+        assert converger.shared_looks >= len(names) + 3 and converger.shared_reads < converger.shared_looks
+        polls = swarm.api_calls - before
+        # every look alone would cost 2 calls; the proof of each running container costs its own inspect
+        assert polls <= 2 * converger.shared_reads + 4 * 2, (polls, converger.shared_reads, converger.shared_looks)
+    finally:
+        for n in names:
+            remove_stack(n)

@@ -269,3 +269,37 @@ def test_one_rollout_per_service_set_and_an_interrupted_one_is_resumed_or_abando
         and "nothing to resume" in again.stderr, again.stderr
     assert frontends(tenant, fleet_of_three) == ["1.4.0"] * 3            # none of it moved a tenant
     assert [e.outcome for e in tenant.ctx.store.events() if e.command == "rollout --abandon"] == ["abandoned"]
+
+
+def test_sigterm_starts_no_more_tenants_and_leaves_the_rollout_resumable(tenant: Tenant) -> None:
+    import signal
+
+    with fleet(tenant, "abcd") as names:
+        tenant.push("frontend", "1.5.0")
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "rollout", "--waves", "1,100%", "--json"], cwd=ROOT,
+                                env=tenant.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ctx = tenant.fresh_context()
+
+        def deploying_wave_2() -> Any:
+            running = ctx.tables.rollouts.recent(status="running")
+            return running and [s.tenant for s in running[0].steps if s.wave == 2 and s.state == "running"]
+
+        try:
+            (caught,) = until(deploying_wave_2, 120, "a tenant of wave 2 deploying")
+        finally:
+            proc.send_signal(signal.SIGTERM)            # the operator stops it: it finishes what it started
+            out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, (out, err)
+        data = json.loads(out)
+        assert data["outcome"] == "interrupted" and "stopped by SIGTERM" in data["message"], data
+        # the deploy in progress stops at its next step, as any deploy does on SIGTERM: not a failed release
+        assert [(r["tenant"], r["outcome"]) for r in data["results"]] == [(names[0], "converged"),
+                                                                          (caught, "interrupted")], data
+        assert f"{caught} stopped mid-deploy: tagpin rollout --resume {data['rollout_id']}" in err, err
+        rest = sorted(set(names) - {names[0], caught})
+        assert sorted(data["untouched"]) == rest and frontends(tenant, rest) == ["1.4.0"] * 2
+        assert [r["status"] for r in rollouts(tenant) if r["id"] == data["rollout_id"]] == ["interrupted"]
+        resumed = json.loads(cli(tenant, "rollout", "--resume", str(data["rollout_id"]), "--json").stdout)
+        assert resumed["outcome"] == "converged", resumed
+        assert sorted(r["tenant"] for r in resumed["results"]) == sorted([caught, *rest]), resumed
+        assert frontends(tenant, names) == ["1.5.0"] * 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -14,6 +15,7 @@ ROLLING_BACK = {"rollback_started", "rollback_paused", "rollback_completed"}
 FAILED_TASK = {"failed", "rejected"}
 # A brand-new service has no previous spec to roll back to; this many failed tasks means it will not start.
 NEW_SERVICE_FAILURES = 3
+PROVEN_KEPT = 10_000           # containers proven to run their target digest, remembered
 
 
 def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[ServiceState, str], bool]
@@ -84,6 +86,8 @@ class Converger:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.swarm, self.poll, self.clock, self.sleep = swarm, poll, clock, sleep
         self.shared: SharedReads | None = None
+        self._proven: OrderedDict[tuple[str, str], None] = OrderedDict()    # (container, digest) seen to match
+        self._lock = threading.Lock()
         self.shared_reads = self.shared_looks = 0      # over every `sharing`: Engine reads, the looks they served
 
     @contextmanager
@@ -100,12 +104,21 @@ class Converger:
             self.shared_looks += shared.looks
 
     def prove(self, svc: ServiceState, target: str) -> bool:
-        """Where a task's container is on this node, the image it runs must carry the target registry digest."""
+        """Where a task's container is on this node, the image it runs must carry the target registry digest. A
+        container proven once is not asked again (its image never changes), so a wait re-checks only the new ones."""
         for task in svc.tasks:
             if task.state == "running" and task.desired == "running" and task.container_id:
+                key = (task.container_id, target)
+                with self._lock:
+                    if key in self._proven:
+                        continue
                 digests = self.swarm.local_repo_digests(task.container_id)
                 if digests and not any(d.endswith("@" + target) for d in digests):
                     return False
+                with self._lock:
+                    self._proven[key] = None
+                    while len(self._proven) > PROVEN_KEPT:
+                        self._proven.popitem(last=False)
         return True
 
     def judge(self, tenant: str, targets: Mapping[str, str],

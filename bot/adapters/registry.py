@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -28,6 +32,19 @@ MANIFEST_ACCEPT = ", ".join((
 ))
 PAGE_SIZE = 1000
 MAX_PAGES = 10_000
+CREATED_KEPT = 10_000          # build times remembered (content-addressed: a digest's never changes)
+_FRACTION = re.compile(r"(\.\d{6})\d+")   # Go writes nanoseconds; Python reads up to microseconds
+
+
+def parse_created(value: object) -> datetime | None:
+    """An image config's `created` (RFC 3339, as Go writes it), in UTC; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 class RegistryClient:
@@ -50,6 +67,7 @@ class RegistryClient:
             auth_factory=lambda send: Authenticator(send, docker_config=docker_config, clock=clock,
                                                     plain_ok=lambda h: plain_http_allowed(h, insecure)))
         self._listings: dict[tuple[str, str], tuple[Future[tuple[str, ...]], float]] = {}
+        self._created: OrderedDict[tuple[str, str, str], datetime | None] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -152,6 +170,63 @@ class RegistryClient:
             raise RegistryError(f"{image.registry} answered HTTP {get.status_code} for manifest "
                                 f"{image.repository}:{tag}")
         return "sha256:" + hashlib.sha256(get.content).hexdigest()
+
+    def created(self, image: ImageRef, digest: str) -> datetime | None:
+        """When the image `digest` names was built: its config's `created` (of an index, its linux/amd64 image, or
+        its first); None when the image does not say. Fetched once per digest and kept."""
+        key = (image.api_host, image.repository, digest)
+        with self._lock:
+            if key in self._created:
+                self._created.move_to_end(key)
+                return self._created[key]
+        found = self._read_created(image, digest)
+        with self._lock:
+            self._created[key] = found
+            while len(self._created) > CREATED_KEPT:
+                self._created.popitem(last=False)
+        return found
+
+    def _read_created(self, image: ImageRef, digest: str) -> datetime | None:
+        manifest = self._manifest(image, digest)
+        children = manifest.get("manifests")
+        if isinstance(children, list) and children:          # an index: one platform's image says when
+            child = next((m for m in children if (m.get("platform") or {}).get("os") == "linux"
+                          and (m.get("platform") or {}).get("architecture") == "amd64"), children[0])
+            manifest = self._manifest(image, str(child.get("digest", "")))
+        config = (manifest.get("config") or {}).get("digest")
+        if not isinstance(config, str) or not SHA256.fullmatch(config):
+            return None
+        url = f"{self._http.base_url(image.api_host)}/v2/{image.repository}/blobs/{config}"
+        blob = self._http.request("GET", url, kind="config_blob", repository=image.repository)
+        if blob.status_code != 200 or "sha256:" + hashlib.sha256(blob.content).hexdigest() != config:
+            raise RegistryError(f"{image.registry} answered HTTP {blob.status_code} for the config {config[:19]}… "
+                                f"of {image.repository}@{digest[:19]}…" + (" (its content does not match its "
+                                                                           "digest)" if blob.status_code == 200
+                                                                           else ""))
+        try:
+            data = blob.json()
+        except ValueError:
+            return None
+        return parse_created(data.get("created")) if isinstance(data, dict) else None
+
+    def _manifest(self, image: ImageRef, digest: str) -> dict[str, Any]:
+        """The manifest (or index) a digest names, checked against it."""
+        url = f"{self._http.base_url(image.api_host)}/v2/{image.repository}/manifests/{digest}"
+        got = self._http.request("GET", url, kind="manifest_get", repository=image.repository,
+                                 headers={"Accept": MANIFEST_ACCEPT})
+        if got.status_code != 200 or "sha256:" + hashlib.sha256(got.content).hexdigest() != digest:
+            raise RegistryError(f"{image.registry} answered HTTP {got.status_code} for manifest "
+                                f"{image.repository}@{digest[:19]}…" + (" (its content does not match its digest)"
+                                                                        if got.status_code == 200 else ""))
+        try:
+            data = got.json()
+        except ValueError:
+            raise RegistryError(f"{image.registry} sent a manifest that is not JSON for "
+                                f"{image.repository}@{digest[:19]}…") from None
+        if not isinstance(data, dict):
+            raise RegistryError(f"{image.registry} sent a manifest that is not an object for "
+                                f"{image.repository}@{digest[:19]}…")
+        return data
 
     def close(self) -> None:
         self._http.session.close()

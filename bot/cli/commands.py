@@ -32,7 +32,8 @@ def do_resolve(ctx: Context, args: argparse.Namespace) -> Result:
     if image.tag or image.digest:
         raise UsageError(f"{args.image}: give the repository without a tag or digest; tagpin chooses the tag")
     policy = Policy(mode=args.mode, constraint=args.constraint, prerelease=args.prerelease, pattern=args.pattern)
-    found = resolve(ctx.registry, image, policy, current=args.current, allow_downgrade=args.allow_downgrade)
+    found = resolve(ctx.registry, image, policy, current=args.current, allow_downgrade=args.allow_downgrade,
+                    ages=ctx.ages)
     data = found.as_dict()
     return data, text.resolve(data), True
 

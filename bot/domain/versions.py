@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import Literal, cast, get_args
 
+from bot.domain.ages import parse_age
 from bot.domain.ranges import Range, parse_range
 from bot.domain.tags import RELEASE, Key, Rejection, Version, read_core, read_pattern
 from bot.errors import PolicyError
@@ -19,7 +20,7 @@ __all__ = [
 
 Mode = Literal["semver", "two-part", "pattern"]
 _MODES: tuple[str, ...] = get_args(Mode)
-KNOWN_POLICY_KEYS: frozenset[str] = frozenset({"mode", "constraint", "prerelease", "pattern"})
+KNOWN_POLICY_KEYS: frozenset[str] = frozenset({"mode", "constraint", "prerelease", "pattern", "min_age"})
 _GROUPS = frozenset({"version", "variant", "rev"})
 
 
@@ -37,9 +38,11 @@ class Policy:
     prerelease: bool = False
     pattern: str | None = None
     held: str | None = None        # a tenant's hold (`tagpin hold`): a second range every candidate must be in
+    min_age: str | None = None     # "2h": releases younger than this are passed over (bot.domain.ages)
     _range: Range | None = field(default=None, init=False, repr=False, compare=False)
     _held: Range | None = field(default=None, init=False, repr=False, compare=False)
     _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _min_age: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in _MODES:
@@ -53,6 +56,8 @@ class Policy:
             object.__setattr__(self, "_range", parse_range(self.constraint, self.prerelease))
         if self.held is not None:
             object.__setattr__(self, "_held", parse_range(self.held, self.prerelease))
+        if self.min_age is not None:
+            object.__setattr__(self, "_min_age", parse_age(self.min_age))
         if self.mode == "pattern":
             object.__setattr__(self, "_regex", _compile(self.pattern))
         elif self.pattern is not None:
@@ -61,6 +66,10 @@ class Policy:
     def holds_back(self, version: Version) -> bool:
         """Whether the tenant's hold keeps `version` out (an explicit tag too: a hold is lifted, not overridden)."""
         return self._held is not None and not self._held.test(version._key)
+
+    @property
+    def min_age_seconds(self) -> float | None:
+        return self._min_age
 
     @property
     def range(self) -> Range | None:
@@ -74,7 +83,7 @@ class Policy:
         if unknown:
             known = ", ".join(sorted(KNOWN_POLICY_KEYS))
             raise PolicyError(f"unknown x-tagpin key {', '.join(map(repr, unknown))} (known: {known})")
-        for key in ("mode", "pattern"):
+        for key in ("mode", "pattern", "min_age"):
             if data.get(key) is not None and not isinstance(data[key], str):
                 raise PolicyError(f"{key} must be a string, not {data[key]!r}")
         return cls(
@@ -82,6 +91,7 @@ class Policy:
             constraint=cast("str | None", data.get("constraint")),
             prerelease=cast(bool, data.get("prerelease", False)),
             pattern=cast("str | None", data.get("pattern")),
+            min_age=cast("str | None", data.get("min_age")),
         )
 
 

@@ -15,7 +15,7 @@ from bot.domain.stacks import StackTemplate, load_template
 from bot.errors import StackError
 from bot.service.pending import TTL, Backend, Confirmations
 from bot.service.ports import Converger, Fleet, Jobs, Notices, Outbox, Poster, Rollouts, Seen, Store, Swarm
-from bot.service.resolve import Registry
+from bot.service.resolve import Ages, BuildTimes, FirstSeen, Registry, ReleaseAges
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Tables:
     jobs: Jobs                              # Slack work handed from the acknowledging processes to a worker
     fleet: Fleet                            # tenant labels and holds
     rollouts: Rollouts                      # fleet rollouts and their tenant steps
+    releases: FirstSeen                     # when tagpin first saw each release (min_age)
 
 
 @dataclass
@@ -41,11 +42,17 @@ class Context:
     converger_factory: Callable[[], Converger]     # waits on the same engine swarm_factory opens
     poster: Poster | None = None            # the audit channel's poster; None: rows wait in the outbox
     owns_outbox: bool = False               # this process posts every pending row (the bot), not only its own
+    builds: BuildTimes | None = None        # image build times (the registry client), for min_age
     _template_cache: dict[tuple[Path, float], StackTemplate] = field(default_factory=dict)
 
     @cached_property
     def swarm(self) -> Swarm:
         return self.swarm_factory()
+
+    @cached_property
+    def ages(self) -> Ages | None:
+        """Release ages for min_age: build times from the registry client, first sightings from the store."""
+        return ReleaseAges(self.builds, self.tables.releases) if self.builds is not None else None
 
     @cached_property
     def converger(self) -> Converger:

@@ -15,7 +15,7 @@ from bot.errors import NotFound, TagpinError
 from bot.service.context import Context
 from bot.service.fleet import hold_json
 from bot.service.reconcile import reconcile
-from bot.service.resolve import Registry, resolve
+from bot.service.resolve import Ages, Registry, resolve
 from bot.service.views import DriftJSON, FindingJSON, ServiceStatusJSON, TenantStatusJSON
 
 
@@ -62,12 +62,14 @@ class Scan:
         return not self.unknown
 
 
-def available(registry: Registry, template: ServiceTemplate, svc: ServiceState | None
+def available(registry: Registry, template: ServiceTemplate, svc: ServiceState | None, ages: Ages | None = None
               ) -> tuple[Available, TagpinError | None]:
-    """The best allowed pin now and the spec tag's current digest; a registry error becomes a note, not a crash."""
+    """The best allowed pin now (old enough, under min_age) and the spec tag's current digest; a registry error
+    becomes a note, not a crash."""
     spec_tag = svc.spec.tag if svc is not None and svc.spec is not None else None
     try:
-        best = resolve(registry, template.image, template.policy, current=spec_tag, allow_downgrade=True)
+        best = resolve(registry, template.image, template.policy, current=spec_tag, allow_downgrade=True,
+                       ages=ages)
         moved = registry.digest(template.image, spec_tag) if spec_tag else None
         return Available(Pin(best.tag, best.digest), moved), None
     except TagpinError as exc:
@@ -92,7 +94,7 @@ class Observer:
         avail: dict[str, Available] = {}
         notes: dict[str, str] = {}
         for t in held_services:
-            avail[t.name], error = available(registry, t, stack.get(t.name))
+            avail[t.name], error = available(registry, t, stack.get(t.name), self.ctx.ages)
             notes[t.name] = str(error) if error else ""
         findings = find_drift(tenant, held_services, {n: observed(s) for n, s in stack.items()}, avail,
                               replicas(template))
@@ -133,7 +135,7 @@ class Observer:
             services = held(template.services, holds.get(tenant, {}))
             avail = {}
             for t in services:
-                avail[t.name], error = available(registry, t, stack.get(t.name))
+                avail[t.name], error = available(registry, t, stack.get(t.name), self.ctx.ages)
                 if error is not None and str(error) not in [str(e) for e in scan.errors]:
                     scan.errors.append(error)
             scan.findings.extend(find_drift(tenant, services,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
+from bot.domain.ages import Age
 from bot.domain.references import ImageRef
+from bot.domain.times import utcnow
 from bot.domain.versions import Candidate, Policy, Rejection, Selection, select
-from bot.errors import AmbiguousVersion, NoDeployableTag
+from bot.errors import AmbiguousVersion, NoDeployableTag, UsageError
 
 DELETED_WHILE_RESOLVING = "deleted from the registry while resolving (listed, then manifest unknown)"
 
@@ -17,6 +22,42 @@ class Registry(Protocol):
     def tags(self, image: ImageRef) -> tuple[str, ...]: ...
 
     def digest(self, image: ImageRef, tag: str) -> str | None: ...
+
+
+class BuildTimes(Protocol):
+    """When an image was built: its config's `created` (bot.adapters.registry.RegistryClient), None if unsaid."""
+
+    def created(self, image: ImageRef, digest: str) -> datetime | None: ...
+
+
+class FirstSeen(Protocol):
+    """When tagpin first saw a digest (bot.adapters.releases.ReleasesSeen): recorded now if never before."""
+
+    def first_seen(self, repository: str, digest: str, now: datetime) -> datetime: ...
+
+
+class Ages(Protocol):
+    def age(self, image: ImageRef, digest: str) -> Age: ...
+
+
+class ReleaseAges:
+    """A release's age for min_age: its build time (fetched once per digest) and when tagpin first saw it (in the
+    store, so every tagpin process and restart agrees), both remembered in this process once known."""
+
+    def __init__(self, builds: BuildTimes, seen: FirstSeen, clock: Callable[[], datetime] = utcnow) -> None:
+        self.builds, self.seen, self.clock = builds, seen, clock
+        self._first: dict[tuple[str, str], datetime] = {}
+        self._lock = threading.Lock()
+
+    def age(self, image: ImageRef, digest: str) -> Age:
+        key = (image.name(), digest)
+        with self._lock:
+            first = self._first.get(key)
+        if first is None:
+            first = self.seen.first_seen(image.name(), digest, self.clock())
+            with self._lock:
+                self._first[key] = first
+        return Age(first, self.builds.created(image, digest))
 
 
 @dataclass(frozen=True)
@@ -55,8 +96,12 @@ def _summary(rejected: tuple[Rejection, ...]) -> str:
 
 
 def resolve(registry: Registry, image: ImageRef, policy: Policy, current: str | None = None,
-            allow_downgrade: bool = False) -> Resolution:
-    """Walk the ranked candidates; the first whose every spelling has one digest wins."""
+            allow_downgrade: bool = False, ages: Ages | None = None,
+            now: Callable[[], datetime] = utcnow) -> Resolution:
+    """Walk the ranked candidates; the first whose every spelling has one digest -- and, under min_age, that is
+    old enough -- wins. A candidate passed over is said (deleted since it was listed, too young)."""
+    if policy.min_age_seconds is not None and ages is None:
+        raise UsageError(f"{image.name()}: min_age {policy.min_age} needs release ages, which this caller lacks")
     tags = registry.tags(image)
     selection = select(tags, policy, current=current, allow_downgrade=allow_downgrade)
     skipped: list[Rejection] = []
@@ -73,6 +118,11 @@ def resolve(registry: Registry, image: ImageRef, policy: Policy, current: str | 
                 raise AmbiguousVersion(
                     f"{image.name()}: {candidate.tag} and {alias} are one version but point to different "
                     f"digests ({digest[:19]}… vs {other[:19]}…); re-push one of them or delete the wrong tag")
+        if policy.min_age_seconds is not None and ages is not None:
+            young = ages.age(image, digest).too_young(policy.min_age_seconds, str(policy.min_age), now())
+            if young is not None:
+                skipped.append(Rejection(candidate.tag, young))
+                continue
         return Resolution(image, candidate.tag, digest, selection, tuple(skipped))
     everything = (*skipped, *selection.rejected)
     if not tags:

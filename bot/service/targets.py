@@ -10,7 +10,7 @@ from bot.domain.stacks import Pin, ServiceTemplate, StackTemplate
 from bot.domain.versions import Rejection, Version, parse_tag
 from bot.errors import NotFound, UsageError
 from bot.service.context import Context
-from bot.service.resolve import Registry, resolve
+from bot.service.resolve import DELETED_WHILE_RESOLVING, Registry, resolve
 
 
 def current_pins(ctx: Context, tenant: str) -> dict[str, Running]:
@@ -69,11 +69,15 @@ def targets(ctx: Context, template: StackTemplate, current: Mapping[str, Running
         running_tag = running.tag if running else None
         if svc.name in overrides:
             return _pin_override(reg, svc, overrides[svc.name], running_tag, allow_downgrade)
-        found = resolve(reg, svc.image, svc.policy, current=running_tag, allow_downgrade=allow_downgrade)
-        if notes is not None and found.skipped:       # a better tag vanished mid-resolve: say so, never silently
-            gone = ", ".join(r.tag for r in found.skipped)
-            notes.append(f"{svc.name}: {gone} {'were' if len(found.skipped) > 1 else 'was'} deleted from the "
-                         f"registry while resolving; {found.tag} chosen")
+        found = resolve(reg, svc.image, svc.policy, current=running_tag, allow_downgrade=allow_downgrade,
+                        ages=ctx.ages)
+        deleted = [r.tag for r in found.skipped if r.reason == DELETED_WHILE_RESOLVING]
+        if notes is not None and deleted:             # a better tag vanished mid-resolve: say so, never silently
+            notes.append(f"{svc.name}: {', '.join(deleted)} {'were' if len(deleted) > 1 else 'was'} deleted from "
+                         f"the registry while resolving; {found.tag} chosen")
+        if notes is not None:                          # a newer release passed over for its age: said, with why
+            notes.extend(f"{svc.name}: {r.tag} skipped, {r.reason}; {found.tag} chosen" for r in found.skipped
+                         if r.reason != DELETED_WHILE_RESOLVING)
         return Pin(found.tag, found.digest)
 
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(template.services)))) as pool:

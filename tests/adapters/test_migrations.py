@@ -32,6 +32,7 @@ from bot.adapters.models import (
 )
 from bot.adapters.notices import DriftNotice
 from bot.adapters.outbox import OutboxMessage
+from bot.adapters.releases import ReleaseSeen
 from bot.adapters.rollouts import Rollout, RolloutStep
 from bot.adapters.seen import SeenRequest
 from bot.adapters.store import Store
@@ -44,9 +45,10 @@ V1_MODELS = (SchemaInfo, Tenant, Deployment, AuditEvent, TenantLock, DriftScan, 
 V1_TABLES: list[Table] = [m.__table__ for m in V1_MODELS]  # type: ignore[attr-defined]
 TABLES: list[Table] = [*V1_TABLES, SlackJob.__table__,  # type: ignore[attr-defined]   # 0002
                        TenantLabel.__table__, TenantHold.__table__,  # type: ignore[attr-defined]   # 0003
-                       Rollout.__table__, RolloutStep.__table__]  # type: ignore[attr-defined]   # 0004
+                       Rollout.__table__, RolloutStep.__table__,  # type: ignore[attr-defined]   # 0004
+                       ReleaseSeen.__table__]  # type: ignore[attr-defined]   # 0005
 NAMES = sorted(t.name for t in TABLES)
-REVISIONS = ["0001", "0002", "0003", "0004"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005"]
 
 
 def make_v1(engine: Engine) -> None:

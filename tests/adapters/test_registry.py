@@ -6,7 +6,7 @@ import pytest
 
 from bot.adapters.registry import RegistryClient
 from bot.domain.references import parse_reference
-from bot.errors import RepositoryNotFound
+from bot.errors import RegistryError, RepositoryNotFound
 from tests.support.oci import Pusher
 
 
@@ -81,3 +81,24 @@ def test_deleted_tag_has_no_digest(registry: str, pusher: Pusher, unique: str) -
         assert client.digest(image, "1.1.0") is None
         assert client.digest(image, "never-pushed") is None
         assert client.digest(image, "1.0.0") is not None
+
+
+def test_build_time_is_the_config_created_read_once_per_digest(registry: str, pusher: Pusher, unique: str) -> None:
+    from datetime import UTC, datetime
+
+    repo = f"tagpin-test/{unique}/built"
+    built = pusher.push(repo, "1.0.0", created="2026-12-01T10:20:30.123456789Z").digest      # Go's nanoseconds
+    plain = pusher.push(repo, "1.1.0").digest                          # no created (a reproducible build may)
+    index = pusher.push_index(repo, "2.0.0", created="2026-11-30T08:00:00+01:00").digest
+    image = parse_reference(f"{registry}/{repo}")
+    with RegistryClient() as client:
+        assert client.created(image, built) == datetime(2026, 12, 1, 10, 20, 30, 123456, tzinfo=UTC)
+        assert client.created(image, plain) is None
+        assert client.created(image, index) == datetime(2026, 11, 30, 7, 0, tzinfo=UTC)   # its platform's image
+        asked = dict(client.stats)
+        assert asked == {"probe": 1, "manifest_get": 4, "config_blob": 3}, asked    # index + child: 2 manifests
+        for digest in (built, plain, index):                          # content-addressed: never asked again
+            client.created(image, digest)
+        assert client.stats == asked
+        with pytest.raises(RegistryError, match=r"answered HTTP 404 for manifest .*@sha256:0000"):
+            client.created(image, "sha256:" + "0" * 64)

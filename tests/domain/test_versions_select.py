@@ -129,7 +129,7 @@ def test_bad_policies_are_refused_with_a_specific_message(block: dict[str, objec
 
 def test_policy_parses_its_constraint_once_and_compares_by_value() -> None:
     policy = Policy.from_mapping({"mode": "semver", "constraint": "^1.4", "prerelease": False})
-    assert {"mode", "constraint", "prerelease", "pattern"} == KNOWN_POLICY_KEYS
+    assert {"mode", "constraint", "prerelease", "pattern", "min_age"} == KNOWN_POLICY_KEYS
     assert policy == Policy(constraint="^1.4") and hash(policy) == hash(Policy(constraint="^1.4"))
     assert policy.range is policy.range and str(policy.range) == ">=1.4.0 <2.0.0-0"
     assert str(Policy(constraint="^1.4", prerelease=True).range) == ">=1.4.0-0 <2.0.0-0"

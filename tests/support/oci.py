@@ -88,8 +88,10 @@ class Pusher:
         return _sha(body)
 
     def push(self, repo: str, tag: str, content: str | None = None, *,
-             cmd: tuple[str, ...] = ("/bin/sleep", "3600"), media_type: str = DOCKER_MANIFEST) -> Pushed:
-        """Push a runnable image; `content` goes into /VERSION so distinct content gives distinct digests."""
+             cmd: tuple[str, ...] = ("/bin/sleep", "3600"), media_type: str = DOCKER_MANIFEST,
+             created: str | None = None) -> Pushed:
+        """Push a runnable image; `content` goes into /VERSION so distinct content gives distinct digests;
+        `created` (RFC 3339) is the config's build time (none by default, as a reproducible build may leave it)."""
         gz, raw = _busybox_layer()
         marker = _tar({"VERSION": f"{content if content is not None else tag}\n".encode()})
         marker_gz = gzip.compress(marker, mtime=0)
@@ -97,6 +99,7 @@ class Pusher:
             "architecture": "amd64", "os": "linux",
             "config": {"Cmd": list(cmd), "Env": ["PATH=/bin"]},
             "rootfs": {"type": "layers", "diff_ids": [_sha(raw), _sha(marker)]},
+            **({"created": created} if created is not None else {}),
         }, sort_keys=True).encode()
         oci = media_type == OCI_MANIFEST
         layer_type = ("application/vnd.oci.image.layer.v1.tar+gzip" if oci
@@ -113,9 +116,9 @@ class Pusher:
         }, sort_keys=True).encode()
         return Pushed(repo, tag, self._manifest(repo, tag, manifest, media_type))
 
-    def push_index(self, repo: str, tag: str, content: str | None = None) -> Pushed:
+    def push_index(self, repo: str, tag: str, content: str | None = None, created: str | None = None) -> Pushed:
         """Push a one-platform OCI index (multi-arch shape) whose child is an OCI manifest."""
-        child = self.push(repo, f"{tag}-amd64-child", content, media_type=OCI_MANIFEST)
+        child = self.push(repo, f"{tag}-amd64-child", content, media_type=OCI_MANIFEST, created=created)
         body = self.http.get(f"{self.base}/v2/{repo}/manifests/{child.digest}", timeout=30,
                              headers={"Accept": OCI_MANIFEST}).content
         index = json.dumps({

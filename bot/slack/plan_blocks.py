@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.domain.plans import PlanJSON, PlanServiceJSON
 from bot.service.pending import TTL
-from bot.slack.layout import Block, Page, fallback, section
+from bot.slack.layout import Block, More, Page, fallback, section
 
 Message = dict[str, Any]
 
@@ -43,6 +43,18 @@ def buttons(question: str, digest: str, confirm_id: str, risks: list[str], go: s
                 f"Plan {digest[:12]} · only the requester can confirm · expires in {TTL / 60:g} min")}]}]
 
 
+def risks_first(page: Page, must: Sequence[str], confirm_id: str | None, no_button: str, more: More) -> bool:
+    """Every risk line above the buttons the page keeps room for -- or, when they do not all fit, no buttons: the
+    page says why (`no_button`) and shows what fits. True when the buttons stay."""
+    if page.lines(must):
+        return True
+    page.reserve = []
+    if confirm_id is not None:
+        page.lines([f":no_entry_sign: *No Confirm button*: {no_button}"])
+    page.lines(must, more=more)
+    return False
+
+
 def plan(data: PlanJSON, *, confirm_id: str | None = None, notice: str = "", notes: Sequence[str] = ()) -> Message:
     """A plan (Plan.as_dict()), with Confirm/Cancel when it needs a human; confirm opens Slack's own dialog.
 
@@ -75,16 +87,12 @@ def plan(data: PlanJSON, *, confirm_id: str | None = None, notice: str = "", not
     if notice:
         page.lines([f":arrows_counterclockwise: {notice}"])
     page.lines([head])
-    if not page.lines(must):
-        page.reserve = []
-        if confirm_id is not None:
-            page.lines([f":no_entry_sign: *No Confirm button*: this plan's {len(risks)} risk(s) on {len(risky)} "
-                        "service(s) do not fit in one Slack message, and a plan is confirmed here only with "
-                        f"every risk in view. Narrow it (`/deploy {tenant} SERVICE@VERSION …`), or read "
-                        f"`tagpin deploy {tenant} --dry-run` and deploy with `tagpin deploy {tenant} --yes`."])
-        page.lines(must, more=lambda n: f"…and {n} more risk line(s) and {len(rest)} service(s) without risks "
-                                        f"not shown; {whole}")
-    else:
+    no_button = (f"this plan's {len(risks)} risk(s) on {len(risky)} service(s) do not fit in one Slack message, "
+                 f"and a plan is confirmed here only with every risk in view. Narrow it (`/deploy {tenant} "
+                 f"SERVICE@VERSION …`), or read `tagpin deploy {tenant} --dry-run` and deploy with "
+                 f"`tagpin deploy {tenant} --yes`.")
+    if risks_first(page, must, confirm_id, no_button, more=lambda n: f"…and {n} more risk line(s) and {len(rest)} "
+                                                                      f"service(s) without risks not shown; {whole}"):
         page.reserve = offered
         page.lines([_change(s) for s in rest], more=summary)
     # What shaped the plan besides the policy (a tenant's holds, a tag deleted while resolving): after the risks,

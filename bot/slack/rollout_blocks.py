@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.slack.layout import Page, fallback, rest_of
-from bot.slack.plan_blocks import Message, buttons, tag
+from bot.slack.plan_blocks import Message, buttons, risks_first, tag
 
 WHOLE = "the whole plan: `tagpin rollout --dry-run` with the same arguments"
 
@@ -39,13 +39,10 @@ def fleet_plan(data: Mapping[str, Any], *, confirm_id: str | None = None, notice
     if notice:
         page.lines([f":arrows_counterclockwise: {notice}"])
     page.lines([head])
-    if not page.lines(must):
-        page.reserve = []
-        if confirm_id is not None:
-            page.lines([f":no_entry_sign: *No Confirm button*: this plan's {len(risks)} risk(s) do not fit in one "
-                        "Slack message, and a plan is confirmed here only with every risk in view. Narrow it "
-                        "(`--tenants`, `--label`, `SERVICE@VERSION`), or roll it out with `tagpin rollout … --yes`."])
-        page.lines(must, more=lambda n: f"…and {n} more risk line(s) not shown; {WHOLE}")
+    risks_first(page, must, confirm_id, f"this plan's {len(risks)} risk(s) do not fit in one Slack message, and a "
+                "plan is confirmed here only with every risk in view. Narrow it (`--tenants`, `--label`, "
+                "`SERVICE@VERSION`), or roll it out with `tagpin rollout … --yes`.",
+                more=lambda n: f"…and {n} more risk line(s) not shown; {WHOLE}")
     lines = [line for n, wave in enumerate(waves, 1)
              for line in (f"*Wave {n}* ({len(wave['tenants'])} tenant(s))", *(_tenant(t) for t in wave["tenants"]))]
     if not waves:

@@ -155,7 +155,8 @@ BUILDERS: dict[str, list[Callable[[], Any]]] = {
         FakeNotice(snoozed_until=datetime(2025, 1, 3), snoozed_by="U1 (@alice)")]],
 }
 # Pieces of messages (strings, a predicate), not messages: the messages they go into are held above.
-NOT_BUILDERS = {"plan_blocks.offers_confirm", "plan_blocks.tag", "plan_blocks.buttons", "notice_blocks.title",
+NOT_BUILDERS = {"plan_blocks.offers_confirm", "plan_blocks.tag", "plan_blocks.buttons", "plan_blocks.risks_first",
+                "notice_blocks.title",
                 "notice_blocks.text", "notice_blocks.metadata", "failures.hint_for"}
 
 

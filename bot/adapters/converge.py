@@ -159,7 +159,9 @@ class Converger:
             if reason is not None:
                 return ConvergeReport("interrupted", reports, elapsed, f"interrupted by {reason} while verifying "
                                       f"after {elapsed:.0f} s: {why}")
-            self.sleep(self.poll)
+            # Shared reads cost the same whatever the number of waits: poll twice as often, so a wait is not
+            # served a staler look than its own read would have given it.
+            self.sleep(self.poll / 2 if shared is not None else self.poll)
 
     def roll_back(self, tenant: str, services: list[str], timeout: float) -> ConvergeReport:
         """Explicit rollback after a timeout; waits for each service to settle on its previous spec."""

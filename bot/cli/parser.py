@@ -36,6 +36,12 @@ def _positive(value: str) -> int:
     return number
 
 
+def _override(p: Parser) -> None:
+    p.add_argument("--override-freeze", action="store_true",
+                   help="go ahead inside a freeze window (needs --reason; audited)")
+    p.add_argument("--reason", help="why the freeze is overridden (with --override-freeze)")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="tagpin", description="Deploy tenant stacks pinned to digests; watch for drift.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -61,6 +67,7 @@ def build_parser() -> Parser:
                    help="deploy this exact tag for one service (repeatable)")
     p.add_argument("--allow-downgrade", action="store_true")
     p.add_argument("--yes", action="store_true", help="confirm a risky plan (new tenant, downgrade, major jump)")
+    _override(p)
 
     p = command("status", "what runs versus what should, for one tenant")
     p.add_argument("tenant")
@@ -95,6 +102,16 @@ def build_parser() -> Parser:
     p.add_argument("--parallel", type=_positive, default=1, help="tenants deployed at once within a wave (default 1)")
     p.add_argument("--dry-run", action="store_true", help="the fleet plan only: waves, changes, risks, who is skipped")
     p.add_argument("--yes", action="store_true", help="confirm a risky fleet plan")
+    _override(p)
+    p = command("freeze", "refuse deploys of a tenant inside a window (rollbacks still run)")
+    p.add_argument("tenant")
+    p.add_argument("window", help="START/END, START/DURATION (ISO 8601 with a zone) or cron(M H DOM MON DOW)/DURATION "
+                                  "(UTC), e.g. 2026-12-24T00:00Z/P3D or 'cron(0 18 * * FRI)/PT62H'")
+    p.add_argument("--reason", required=True, help="why: whoever is refused by it reads it")
+    p.add_argument("--name", help="the freeze's name (default freeze-N); an existing name is replaced")
+    p = command("unfreeze", "lift a tenant's freeze by name, or every freeze of it")
+    p.add_argument("tenant")
+    p.add_argument("name", nargs="?")
     p = command("unhold", "lift a tenant's hold on one service")
     p.add_argument("tenant")
     p.add_argument("service")

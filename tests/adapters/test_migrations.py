@@ -18,7 +18,7 @@ from sqlalchemy import Engine, MetaData, Table, inspect, select, text
 from sqlmodel import Session, SQLModel
 
 from bot.adapters.confirmations import PendingConfirmation
-from bot.adapters.fleet import TenantHold, TenantLabel
+from bot.adapters.fleet import TenantFreeze, TenantHold, TenantLabel
 from bot.adapters.jobs import SlackJob
 from bot.adapters.migrations.runner import head
 from bot.adapters.models import (
@@ -42,9 +42,10 @@ V1_MODELS = (SchemaInfo, Tenant, Deployment, AuditEvent, TenantLock, DriftScan, 
              PendingConfirmation, SeenRequest)
 V1_TABLES: list[Table] = [m.__table__ for m in V1_MODELS]  # type: ignore[attr-defined]
 TABLES: list[Table] = [*V1_TABLES, SlackJob.__table__,  # type: ignore[attr-defined]   # 0002
-                       TenantLabel.__table__, TenantHold.__table__]  # type: ignore[attr-defined]   # 0003
+                       TenantLabel.__table__, TenantHold.__table__,  # type: ignore[attr-defined]   # 0003
+                       TenantFreeze.__table__]  # type: ignore[attr-defined]   # 0004
 NAMES = sorted(t.name for t in TABLES)
-REVISIONS = ["0001", "0002", "0003"]
+REVISIONS = ["0001", "0002", "0003", "0004"]
 
 
 def make_v1(engine: Engine) -> None:

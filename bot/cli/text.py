@@ -61,7 +61,8 @@ def status(data: TenantStatusJSON) -> str:
     notes = [f"{s['name']}: {s['registry_note']}" for s in data["services"] if s["registry_note"]]
     head = data["tenant"] if data["complete"] else f"{data['tenant']}: {incomplete(data)}"
     said = [f"reconciled {line}" for line in data["reconciled"]]
-    return "\n".join([head, table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]), *notes, *said])
+    return "\n".join([head, table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]), *notes, *said,
+                      *data.get("freezes", [])])
 
 
 def incomplete(data: TenantStatusJSON | DriftJSON) -> str:

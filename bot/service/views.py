@@ -71,6 +71,7 @@ class TenantStatusJSON(TypedDict):
     complete: bool
     unknown: int                           # services that could not be judged
     reconciled: list[str]                  # what settling interrupted deploys said, one line each
+    freezes: list[str]                     # the freeze windows in force for it now, each with its end
 
 
 class DriftJSON(TypedDict):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
+from bot.domain.freezes import freeze_reason
 from bot.errors import UsageError
 
 # Every usage as `/tagpin <command>`: Slack keeps `/status` for setting one's own status, so a bare `/status` never
 # reaches the app; status leads because it is the first thing people ask.
 USAGE = {
     "status": "/tagpin status TENANT",
-    "deploy": "/tagpin deploy TENANT [SERVICE@VERSION …] [--dry-run] [--allow-downgrade]",
+    "deploy": "/tagpin deploy TENANT [SERVICE@VERSION …] [--dry-run] [--allow-downgrade] "
+              "[--override-freeze --reason \"TEXT\"]",
     "drift": "/tagpin drift [TENANT …]",
     "audit": "/tagpin audit [TENANT] [--limit N]",
     "rollback": "/tagpin rollback TENANT",
@@ -30,6 +32,7 @@ class Invocation:
     dry_run: bool = False
     allow_downgrade: bool = False
     limit: int = 10
+    override_freeze: str | None = None      # --override-freeze --reason "TEXT": TEXT
 
 
 def help_text() -> str:
@@ -54,7 +57,8 @@ def parse(command: str, text: str) -> Invocation:
         raise UsageError(f"unknown command `{name}`. {help_text()}")
     flags = [w for w in words if w.startswith("--")]
     args = [w for w in words if not w.startswith("--")]
-    known = {"deploy": {"--dry-run", "--allow-downgrade"}, "audit": {"--limit"}}.get(name, set())
+    known = {"deploy": {"--dry-run", "--allow-downgrade", "--override-freeze", "--reason"},
+             "audit": {"--limit"}}.get(name, set())
     for flag in flags:
         if flag.split("=", 1)[0] not in known:
             raise UsageError(f"unknown option `{flag}`; usage: `{USAGE[name]}`")
@@ -76,15 +80,28 @@ def parse(command: str, text: str) -> Invocation:
             raise UsageError(f"`{item}`: expected SERVICE@VERSION, e.g. frontend@1.10.0")
         overrides[service] = version
     return Invocation(name, tenant=tenant, overrides=overrides, dry_run="--dry-run" in flags,
-                      allow_downgrade="--allow-downgrade" in flags)
+                      allow_downgrade="--allow-downgrade" in flags, override_freeze=_override(flags))
 
 
 def _join_limit(words: list[str]) -> list[str]:
+    """`--limit N` and `--reason TEXT` as one word each (`--limit=N`), so TEXT is not read as a tenant."""
     out: list[str] = []
     it = iter(words)
     for word in it:
-        out.append(f"--limit={next(it, '')}" if word == "--limit" else word)
+        out.append(f"{word}={next(it, '')}" if word in ("--limit", "--reason") else word)
     return out
+
+
+def _override(flags: list[str]) -> str | None:
+    """--override-freeze needs --reason "TEXT" (audited); --reason alone means nothing."""
+    reasons = [f.partition("=")[2] for f in flags if f.split("=", 1)[0] == "--reason"]
+    if "--override-freeze" not in flags:
+        if reasons:
+            raise UsageError("--reason goes with --override-freeze (say why the freeze is overridden)")
+        return None
+    if not reasons:
+        raise UsageError('--override-freeze needs --reason "TEXT": the audit trail must say why')
+    return freeze_reason(reasons[-1])
 
 
 def _at_most_one(name: str, args: list[str]) -> str | None:

@@ -8,13 +8,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from bot.__main__ import build_context
+from bot.config import Settings
 from bot.domain.times import utcnow
+from bot.errors import Refused
 from bot.service.deploy import Deployer
+from bot.service.observe import Observer
 from tests.e2e.conftest import Tenant, remove_stack
 from tests.support.processes import ROOT
 
@@ -153,3 +158,21 @@ def test_a_rollout_skips_a_frozen_tenant_and_a_global_freeze_refuses_it(onboarde
         assert any(e.outcome == "freeze_overridden" and "CVE fix" in e.detail for e in t.ctx.store.events(t.name))
     finally:
         remove_stack(other)
+
+
+def test_the_clock_is_injected_a_weekend_window_holds_from_friday_evening_to_monday(onboarded: Tenant) -> None:
+    t = onboarded
+    ctx = build_context(Settings.from_env({**t.env, "TAGPIN_FREEZE": "weekend=cron(0 18 * * FRI)/PT62H"}))
+    friday = replace(ctx, clock=lambda: datetime.fromisoformat("2026-12-11T19:00Z"))
+    with pytest.raises(Refused) as raised:
+        Deployer(friday).deploy(t.name, "tester", confirm=lambda p: True)
+    assert "global freeze weekend (cron(0 18 * * FRI)/PT62H, set in TAGPIN_FREEZE) until 2026-12-14 08:00 UTC" \
+        in str(raised.value)
+    assert frontend(t) == "1.4.0"
+    status = Observer(friday).status(t.name)
+    assert status["freezes"] == ["inside global freeze weekend (cron(0 18 * * FRI)/PT62H, set in TAGPIN_FREEZE) "
+                                 "until 2026-12-14 08:00 UTC: a deploy now is refused"]
+    monday = replace(ctx, clock=lambda: datetime.fromisoformat("2026-12-14T08:00Z"))      # the end is outside
+    assert Observer(monday).status(t.name)["freezes"] == []
+    assert Deployer(monday).deploy(t.name, "tester", confirm=lambda p: True).outcome == "converged"
+    assert frontend(t) == "1.5.0"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from bot.domain.freezes import Freeze, parse_freezes
 from bot.errors import UsageError
 
 SLACK_API_URL = "https://slack.com/api/"
@@ -130,6 +131,8 @@ class Settings:
     # `tagpin bot` and `tagpin watch`: how long start-up waits for a database server that is not up yet (a stack
     # starts its services together); a one-shot command never waits.
     database_wait: float = 60.0
+    # TAGPIN_FREEZE: [NAME=]WINDOW;… windows in which every deploy and rollout is refused (bot/domain/freezes.py)
+    freezes: tuple[Freeze, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -176,6 +179,7 @@ class Settings:
             bot_threads=_count(env, "TAGPIN_BOT_THREADS", 4),
             bot_jobs=_count(env, "TAGPIN_BOT_JOBS", 8),
             database_wait=_float(env, "TAGPIN_DATABASE_WAIT", 60.0),
+            freezes=parse_freezes(env.get("TAGPIN_FREEZE") or ""),
             log_file=(Path(env["TAGPIN_LOG_FILE"]) if env.get("TAGPIN_LOG_FILE")
                       else state / "errors.log" if state else None),
         )

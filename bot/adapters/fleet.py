@@ -10,6 +10,7 @@ from sqlalchemy import delete
 from sqlmodel import Field, SQLModel, col, select
 
 from bot.adapters.store import Store
+from bot.domain.freezes import Freeze, parse_window
 from bot.domain.holds import Hold
 from bot.domain.times import utcnow
 
@@ -29,6 +30,20 @@ class TenantHold(SQLModel, table=True):
     reason: str = Field(max_length=500)
     held_by: str
     held_at: datetime = Field(default_factory=utcnow)
+
+
+class TenantFreeze(SQLModel, table=True):
+    __tablename__ = "tenant_freezes"
+    tenant: str = Field(primary_key=True, max_length=31)
+    name: str = Field(primary_key=True, max_length=63)
+    window: str = Field(max_length=200)
+    reason: str = Field(max_length=500)
+    set_by: str
+    set_at: datetime = Field(default_factory=utcnow)
+
+
+def _freeze(row: TenantFreeze) -> Freeze:
+    return Freeze(row.name, parse_window(row.window), row.tenant, row.reason, row.set_by, row.set_at)
 
 
 def _hold(row: TenantHold) -> Hold:
@@ -100,5 +115,36 @@ class Fleet:
                 return None
             lifted = _hold(row)
             s.delete(row)
+            s.commit()
+            return lifted
+
+    def freezes(self, tenant: str | None = None) -> dict[str, dict[str, Freeze]]:
+        """{tenant: {name: freeze}}, for one tenant or all."""
+        return {t: {r.name: _freeze(r) for r in rows} for t, rows in self._by_tenant(TenantFreeze, tenant).items()}
+
+    def freeze(self, tenant: str, name: str, window: str, reason: str, by: str) -> tuple[Freeze, Freeze | None]:
+        """Freeze a tenant in a window (replacing the freeze of that name); the new freeze and the one it replaced."""
+        with self.store.session() as s:
+            row = s.get(TenantFreeze, (tenant, name))
+            before = _freeze(row) if row is not None else None
+            if row is None:
+                row = TenantFreeze(tenant=tenant, name=name, window=window, reason=reason, set_by=by)
+            else:
+                row.window, row.reason, row.set_by, row.set_at = window, reason, by, utcnow()
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return _freeze(row), before
+
+    def unfreeze(self, tenant: str, name: str | None) -> list[Freeze]:
+        """Lift one freeze by name, or (None) every freeze of the tenant; what was lifted."""
+        with self.store.session() as s:
+            query = select(TenantFreeze).where(col(TenantFreeze.tenant) == tenant)
+            if name is not None:
+                query = query.where(col(TenantFreeze.name) == name)
+            rows = list(s.exec(query.order_by(col(TenantFreeze.name))))
+            lifted = [_freeze(r) for r in rows]
+            for row in rows:
+                s.delete(row)
             s.commit()
             return lifted

@@ -8,7 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from bot.domain.times import utcnow
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class SchemaInfo(SQLModel, table=True):

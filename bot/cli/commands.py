@@ -14,7 +14,7 @@ from bot.domain.plans import Plan
 from bot.domain.references import parse_reference
 from bot.domain.versions import Policy
 from bot.errors import ConfirmationRequired, UsageError
-from bot.service import fleet, stopping
+from bot.service import fleet, freezing, stopping
 from bot.service.audit import onboarded, recent_events
 from bot.service.context import Context
 from bot.service.deploy import Answer, Ask, Deployer, DeployRequest
@@ -64,14 +64,15 @@ def _with_poster(ctx: Context) -> Context:
 
 
 def _deploying(ctx: Context, args: argparse.Namespace, command: Command, verb: str, dry_run: bool = False,
-               overrides: Mapping[str, str] | None = None, allow_downgrade: bool = False) -> Result:
+               overrides: Mapping[str, str] | None = None, allow_downgrade: bool = False,
+               override_freeze: str | None = None) -> Result:
     """A deploy or rollback: SIGTERM/SIGINT stop it cleanly at a step boundary (recorded), never mid-write. On a
     terminal its steps are shown as they happen (stderr: stdout stays the one JSON object)."""
     actor = ctx.settings.actor
     extra = "".join(f" {name}={tag}" for name, tag in (overrides or {}).items())
     said = f"`tagpin {command} {args.tenant}{extra}{' --dry-run' if dry_run else ''}` by {actor}"
     req = DeployRequest(args.tenant, actor, command, said=said, overrides=dict(overrides or {}),
-                        allow_downgrade=allow_downgrade, dry_run=dry_run)
+                        allow_downgrade=allow_downgrade, dry_run=dry_run, override_freeze=override_freeze)
     with stopping.on_signals():
         result = Deployer(_with_poster(ctx)).run(req, _progress if sys.stderr.isatty() else ignore, _asker(args, verb))
     if result.outcome == "awaiting_confirmation":
@@ -83,7 +84,8 @@ def _deploying(ctx: Context, args: argparse.Namespace, command: Command, verb: s
 
 def do_deploy(ctx: Context, args: argparse.Namespace) -> Result:
     return _deploying(ctx, args, "deploy", "Deploy", dry_run=args.dry_run, overrides=dict(args.overrides),
-                      allow_downgrade=args.allow_downgrade)
+                      allow_downgrade=args.allow_downgrade,
+                      override_freeze=freezing.override_reason(args.override_freeze, args.reason))
 
 
 def do_rollback(ctx: Context, args: argparse.Namespace) -> Result:
@@ -133,16 +135,20 @@ def do_rollout(ctx: Context, args: argparse.Namespace) -> Result:
     if which:
         planning = [name for name, given in (("SERVICE", args.services), ("--tenants", args.tenants != "all"),
                                              ("--label", args.label), ("--waves", args.waves != DEFAULT_WAVES),
-                                             ("--dry-run", args.dry_run), ("--resume and --abandon", len(which) > 1))
+                                             ("--dry-run", args.dry_run), ("--resume and --abandon", len(which) > 1),
+                                             ("--override-freeze", args.abandon is not None and args.override_freeze))
                     if given]
         if planning:
             raise UsageError(f"--{which[0]} takes the rollout as it was planned: drop {', '.join(planning)}")
     if args.abandon is not None:
         data = waves.describe(ctx, waves.abandon(ctx, args.abandon, actor, args.reason or ""))
         return data, text.rollouts({"rollouts": [data]}), True
-    if args.reason is not None:
-        raise UsageError("--reason goes with --abandon ID")
+    if args.reason is not None and not args.override_freeze:
+        raise UsageError("--reason goes with --abandon ID or --override-freeze")
+    reason = freezing.override_reason(args.override_freeze, args.reason)
+    ctx = replace(ctx, freeze_override=reason)          # each tenant's deploy carries the override
     if args.resume is not None:
+        freezing.refuse_rollout(ctx, actor, reason)     # a global freeze holds a resumed rollout too
         _, lease = waves.take_over(ctx, args.resume, actor)
         with stopping.on_signals():     # SIGTERM/SIGINT: no tenant starts, those deploying finish, resumable
             done = waves.carry_out(ctx, args.resume, lease, actor, args.parallel, resume=True, confirmed=True,
@@ -152,6 +158,7 @@ def do_rollout(ctx: Context, args: argparse.Namespace) -> Result:
     data = fp.as_dict()
     if args.dry_run:
         return data, text.rollout(data), True
+    freezing.refuse_rollout(ctx, ctx.settings.actor, reason)
     if fp.risks and not args.yes and not confirm_on_tty(f"{text.rollout(data)}\nRoll out anyway?"):
         raise ConfirmationRequired(f"the fleet plan {fp.digest()[:12]} has {len(fp.risks)} risk(s): "
                                    f"{'; '.join(fp.risks)} -- nothing was deployed; re-run with --yes to proceed")
@@ -165,6 +172,14 @@ def do_rollouts(ctx: Context, args: argparse.Namespace) -> Result:
 
     data = waves.listing(ctx, args.rollout, args.limit)
     return data, text.rollouts(data), True
+def do_freeze(ctx: Context, args: argparse.Namespace) -> Result:
+    data = fleet.freeze(ctx, args.tenant, args.window, args.reason, ctx.settings.actor, args.name)
+    return data, text.freeze(data), True
+
+
+def do_unfreeze(ctx: Context, args: argparse.Namespace) -> Result:
+    data = fleet.unfreeze(ctx, args.tenant, args.name, ctx.settings.actor)
+    return data, text.unfreeze(data), True
 
 
 def do_unhold(ctx: Context, args: argparse.Namespace) -> Result:
@@ -199,5 +214,5 @@ def do_migrate(ctx: Context, args: argparse.Namespace) -> Result:
 
 COMMANDS = {"resolve": do_resolve, "deploy": do_deploy, "rollback": do_rollback, "status": do_status,
             "drift": do_drift, "audit": do_audit, "tenants": do_tenants, "watch": do_watch, "migrate": do_migrate,
-            "hold": do_hold, "unhold": do_unhold, "rollout": do_rollout,
-            "rollouts": do_rollouts}
+            "hold": do_hold, "unhold": do_unhold, "rollout": do_rollout, "rollouts": do_rollouts,
+            "freeze": do_freeze, "unfreeze": do_unfreeze}

@@ -36,6 +36,13 @@ def _positive(value: str) -> int:
     return number
 
 
+def _override(p: Parser, also: str = "") -> None:
+    p.add_argument("--override-freeze", action="store_true",
+                   help="go ahead inside a freeze window (needs --reason; audited)")
+    p.add_argument("--reason", help="why the freeze is overridden (with --override-freeze)" + (f"; {also}"
+                                                                                             if also else ""))
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="tagpin", description="Deploy tenant stacks pinned to digests; watch for drift.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -61,6 +68,7 @@ def build_parser() -> Parser:
                    help="deploy this exact tag for one service (repeatable)")
     p.add_argument("--allow-downgrade", action="store_true")
     p.add_argument("--yes", action="store_true", help="confirm a risky plan (new tenant, downgrade, major jump)")
+    _override(p)
 
     p = command("status", "what runs versus what should, for one tenant")
     p.add_argument("tenant")
@@ -98,10 +106,19 @@ def build_parser() -> Parser:
     p.add_argument("--resume", type=_positive, metavar="ID",
                    help="continue an interrupted rollout from what Swarm runs (tagpin rollouts lists them)")
     p.add_argument("--abandon", type=_positive, metavar="ID", help="give up an interrupted rollout (with --reason)")
-    p.add_argument("--reason", help="why a rollout is abandoned: whoever finds it later reads it")
+    _override(p, also="why a rollout is abandoned (--abandon): whoever finds it later reads it")
     p = command("rollouts", "fleet rollouts, newest first: running, interrupted (resumable), converged, halted")
     p.add_argument("rollout", nargs="?", type=_positive, metavar="ID", help="one rollout, with each tenant's step")
     p.add_argument("--limit", type=_positive, default=20)
+    p = command("freeze", "refuse deploys of a tenant inside a window (rollbacks still run)")
+    p.add_argument("tenant")
+    p.add_argument("window", help="START/END, START/DURATION (ISO 8601 with a zone) or cron(M H DOM MON DOW)/DURATION "
+                                  "(UTC), e.g. 2026-12-24T00:00Z/P3D or 'cron(0 18 * * FRI)/PT62H'")
+    p.add_argument("--reason", required=True, help="why: whoever is refused by it reads it")
+    p.add_argument("--name", help="the freeze's name (default freeze-N); an existing name is replaced")
+    p = command("unfreeze", "lift a tenant's freeze by name, or every freeze of it")
+    p.add_argument("tenant")
+    p.add_argument("name", nargs="?")
     p = command("unhold", "lift a tenant's hold on one service")
     p.add_argument("tenant")
     p.add_argument("service")

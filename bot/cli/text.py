@@ -61,7 +61,8 @@ def status(data: TenantStatusJSON) -> str:
     notes = [f"{s['name']}: {s['registry_note']}" for s in data["services"] if s["registry_note"]]
     head = data["tenant"] if data["complete"] else f"{data['tenant']}: {incomplete(data)}"
     said = [f"reconciled {line}" for line in data["reconciled"]]
-    return "\n".join([head, table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]), *notes, *said])
+    return "\n".join([head, table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]), *notes, *said,
+                      *data.get("freezes", [])])
 
 
 def incomplete(data: TenantStatusJSON | DriftJSON) -> str:
@@ -94,8 +95,24 @@ def audit(data: AuditJSON) -> str:
 def tenants(data: TenantsJSON) -> str:
     rows = [[t["name"], t["created_at"], t["created_by"],
              ",".join(f"{k}={v}" for k, v in sorted(t["labels"].items())) or "-",
-             ", ".join(f"{h['service']} {h['range']}" for h in t["holds"]) or "-"] for t in data["tenants"]]
-    return table(rows, ["TENANT", "CREATED", "BY", "LABELS", "HOLDS"]) if rows else "no tenants yet"
+             ", ".join(f"{h['service']} {h['range']}" for h in t["holds"]) or "-",
+             ", ".join(f"{f['name']} {f['window']}" for f in t["freezes"]) or "-"] for t in data["tenants"]]
+    return table(rows, ["TENANT", "CREATED", "BY", "LABELS", "HOLDS", "FREEZES"]) if rows else "no tenants yet"
+
+
+def freeze(data: Mapping[str, Any]) -> str:
+    f = data["freeze"]
+    out = [f"{data['tenant']}: frozen in {f['name']} ({f['window']}): {f['reason']}"]
+    if data["active_until"]:
+        out.append(f"in force now, until {data['active_until']}")
+    if data["replaced"]:
+        out.append(f"replaces {data['replaced']['window']} by {data['replaced']['by']}")
+    return "\n".join(out)
+
+
+def unfreeze(data: Mapping[str, Any]) -> str:
+    return "\n".join(f"{data['tenant']}: freeze {f['name']} ({f['window']}) lifted (set by {f['by']}: {f['reason']})"
+                     for f in data["lifted"])
 
 
 def labels(data: Mapping[str, Any]) -> str:
@@ -127,6 +144,7 @@ def rollout(data: Mapping[str, Any]) -> str:
             out.append(f"  {t['tenant']}: {changes}" + "".join(f"; {h}" for h in t["held"]))
     out.extend(f"skipped {s['tenant']}: {s['skipped']}" for s in data["skipped"])
     out.extend(f"risk: {r}" for r in data["risks"])
+    out.extend(f"frozen: {f}" for f in data.get("freezes", []))
     return "\n".join(out)
 
 

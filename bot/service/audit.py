@@ -4,7 +4,7 @@ tenants` and /audit show)."""
 from __future__ import annotations
 
 from bot.service.context import Context
-from bot.service.fleet import hold_json
+from bot.service.fleet import freeze_json, hold_json
 from bot.service.views import AuditEventJSON, TenantJSON
 
 
@@ -17,8 +17,9 @@ def recent_events(ctx: Context, tenant: str | None, limit: int) -> list[AuditEve
 
 def onboarded(ctx: Context) -> list[TenantJSON]:
     """Every onboarded tenant, by name, with its labels and holds."""
-    labels, holds = ctx.tables.fleet.labels(), ctx.tables.fleet.holds()
+    labels, holds, freezes = ctx.tables.fleet.labels(), ctx.tables.fleet.holds(), ctx.tables.fleet.freezes()
     return [{"name": t.name, "created_at": t.created_at.isoformat(), "created_by": t.created_by,
              "labels": labels.get(t.name, {}),
-             "holds": [hold_json(h) for _, h in sorted(holds.get(t.name, {}).items())]}
+             "holds": [hold_json(h) for _, h in sorted(holds.get(t.name, {}).items())],
+             "freezes": [freeze_json(f) for _, f in sorted(freezes.get(t.name, {}).items())]}
             for t in ctx.store.tenants()]

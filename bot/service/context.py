@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
 from bot.config import Settings
 from bot.domain.stacks import StackTemplate, load_template
+from bot.domain.times import utcnow
 from bot.errors import StackError
 from bot.service.pending import TTL, Backend, Confirmations
 from bot.service.ports import Converger, Fleet, Jobs, Notices, Outbox, Poster, Rollouts, Seen, Store, Swarm
@@ -27,7 +29,7 @@ class Tables:
     seen: Seen                              # Slack requests already acted on
     confirmations: Backend                  # plans parked for a human
     jobs: Jobs                              # Slack work handed from the acknowledging processes to a worker
-    fleet: Fleet                            # tenant labels and holds
+    fleet: Fleet                            # tenant labels, holds and freezes
     rollouts: Rollouts                      # fleet rollouts and their tenant steps
     releases: FirstSeen                     # when tagpin first saw each release (min_age)
 
@@ -43,6 +45,8 @@ class Context:
     poster: Poster | None = None            # the audit channel's poster; None: rows wait in the outbox
     owns_outbox: bool = False               # this process posts every pending row (the bot), not only its own
     builds: BuildTimes | None = None        # image build times (the registry client), for min_age
+    clock: Callable[[], datetime] = utcnow  # what freeze windows are judged against (tests set the time)
+    freeze_override: str | None = None      # `tagpin rollout --override-freeze --reason R`: R, for each deploy
     _template_cache: dict[tuple[Path, float], StackTemplate] = field(default_factory=dict)
 
     @cached_property

@@ -10,7 +10,7 @@ from typing import Literal
 from bot.domain.plans import Plan
 from bot.domain.tenants import validate_tenant
 from bot.errors import Interrupted, Refused
-from bot.service import stopping
+from bot.service import freezing, stopping
 from bot.service.applying import DeployOutcome, apply
 from bot.service.context import Context
 from bot.service.pending import Pending
@@ -45,6 +45,7 @@ class DeployRequest:
     channel: str = ""
     progress_ts: str | None = None              # the front end's progress message, kept with a parked plan
     pinned: Mapping[str, str] = field(default_factory=dict)   # service -> the digest its tag must still name
+    override_freeze: str | None = None          # --override-freeze --reason R: R (a deploy inside a window goes on)
 
 
 def _stop_point(before: str) -> None:
@@ -68,11 +69,13 @@ class Deployer:
 
     def run(self, req: DeployRequest, listen: Listener = ignore, ask: Ask = never) -> DeployOutcome:
         req = replace(req, tenant=validate_tenant(req.tenant))
+        frozen = self._frozen(req, None)
         thread = None if req.dry_run else self.trail.open(req.actor, req.command, req.tenant, _said(req))
 
         def work(lease: Lease | None, say: Say) -> DeployOutcome:
             made = make(self.ctx, req.tenant, req.command, req.overrides, req.allow_downgrade, say)
             _still_pinned(req, made)
+            made.notes.extend(frozen)
             if req.dry_run:
                 self.ctx.store.audit(req.actor, "deploy --dry-run", req.tenant, "planned",
                                      {"plan": made.plan.as_dict(), "notes": made.notes})
@@ -100,6 +103,7 @@ class Deployer:
                             channel=p.channel, progress_ts=p.progress_ts)
         thread = Thread(p.thread_id) if p.thread_id is not None else None
         self.authorize(req, check, thread)
+        frozen = self._frozen(req, thread)           # a window that began since the plan was parked holds too
         self.trail.step(thread, "confirmed", f"confirmed by {actor}", plan_digest=p.digest)
 
         def work(lease: Lease | None, say: Say) -> DeployOutcome:
@@ -107,8 +111,10 @@ class Deployer:
             made = replay(self.ctx, p, say)
             if made is None or made.plan.digest() != p.digest:
                 made = make(self.ctx, req.tenant, req.command, req.overrides, req.allow_downgrade, say)
+                made.notes.extend(frozen)
                 if made.plan.digest() != p.digest:
                     return replace(self._park(req, made, thread, later=ask(made.plan) == "later"), replanned=True)
+            made.notes.extend(n for n in frozen if n not in made.notes)
             return self._go(req, made, ask, say, lease, thread, confirmed=p.digest)
 
         return self._telling(req).run(thread, listen, work, leased=True)
@@ -129,9 +135,9 @@ class Deployer:
     def deploy(self, tenant: str, actor: str, *, dry_run: bool = False, overrides: Mapping[str, str] | None = None,
                allow_downgrade: bool = False, confirm: Callable[[Plan], bool] = lambda plan: False,
                on_step: Callable[[str, str], None] | None = None,
-               pinned: Mapping[str, str] | None = None) -> DeployOutcome:
+               pinned: Mapping[str, str] | None = None, override_freeze: str | None = None) -> DeployOutcome:
         req = DeployRequest(tenant, actor, overrides=dict(overrides or {}), allow_downgrade=allow_downgrade,
-                            dry_run=dry_run, pinned=dict(pinned or {}))
+                            dry_run=dry_run, pinned=dict(pinned or {}), override_freeze=override_freeze)
         return self.run(req, _steps(on_step), lambda plan: "yes" if confirm(plan) else "no")
 
     def rollback(self, tenant: str, actor: str, *, confirm: Callable[[Plan], bool] = lambda plan: False,
@@ -141,6 +147,27 @@ class Deployer:
                         lambda plan: "yes" if confirm(plan) else "no")
 
     # -- the conversation --------------------------------------------------------------------------------------
+
+    def _frozen(self, req: DeployRequest, thread: Thread | None) -> list[str]:
+        """Inside a freeze window a deploy is refused (recorded) before anything is planned or applied, unless
+        overridden (recorded); a dry run and a rollback (how an incident is fixed) go on. The plan's notes."""
+        frozen = freezing.active_for(self.ctx, req.tenant)
+        if not frozen:
+            return []
+        if req.dry_run:
+            return [f"inside {freezing.says(frozen)}: a deploy now is refused"]
+        if req.command == "rollback":
+            return [f"rolled back inside {freezing.says(frozen)} (rollbacks are allowed in a freeze)"]
+        reason = req.override_freeze or self.ctx.freeze_override
+        if reason is None:
+            refused = freezing.refusal(req.tenant, frozen, f"tagpin deploy {req.tenant}")
+
+            def check() -> None:
+                raise refused
+
+            authorize(self.ctx, req.actor, req.command, req.tenant, check, thread=thread, said=_said(req),
+                      trail=self.trail)
+        return [freezing.overridden(self.ctx, req.actor, req.command, req.tenant, frozen, str(reason))]
 
     def _telling(self, req: DeployRequest) -> Telling:
         return Telling(self.ctx, self.trail, req.tenant, req.actor, req.command)
@@ -159,7 +186,7 @@ class Deployer:
         if made.back is not None:
             assert made.back.target.id is not None and made.back.running.id is not None
             result.rolled_back = (made.back.target.id, made.back.running.id)
-            result.message = f"{made.back.describe()}: {result.message}"
+            result.message = "; ".join([f"{made.back.describe()}: {result.message}", *made.notes])
         else:
             result.message = "; ".join([result.message, *made.notes])
         return result

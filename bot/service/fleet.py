@@ -6,17 +6,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.domain.freezes import Freeze, freeze_name, freeze_reason, parse_window
 from bot.domain.holds import Hold, held, hold_range, hold_reason, label_key, label_value
 from bot.domain.stacks import ServiceTemplate
 from bot.domain.tenants import validate_tenant
 from bot.domain.versions import Version, parse_tag
 from bot.errors import NotFound, UsageError
 from bot.service.context import Context
-from bot.service.views import HoldJSON
+from bot.service.views import FreezeJSON, HoldJSON
 
 
 def hold_json(h: Hold) -> HoldJSON:
     return {"service": h.service, "range": h.range, "reason": h.reason, "by": h.by, "at": h.at.isoformat()}
+
+
+def freeze_json(f: Freeze) -> FreezeJSON:
+    return {"name": f.name, "window": f.window.text, "reason": f.reason, "by": f.by,
+            "at": f.at.isoformat() if f.at else None}
 
 
 def _onboarded(ctx: Context, tenant: str) -> str:
@@ -100,3 +106,32 @@ def held_services(ctx: Context, tenant: str, services: Sequence[ServiceTemplate]
     tenant's, read once by a caller that looks at many tenants."""
     mine = (ctx.tables.fleet.holds(tenant) if holds is None else holds).get(tenant, {})
     return held(services, mine)
+
+
+def freeze(ctx: Context, tenant: str, window_text: str, reason: str, actor: str, name: str | None = None
+           ) -> dict[str, Any]:
+    """Freeze an onboarded tenant in a window (replacing the freeze of that name); a window over already is
+    refused (it would freeze nothing)."""
+    why = freeze_reason(reason)
+    window = parse_window(window_text)
+    tenant = _onboarded(ctx, tenant)
+    if window.over(ctx.clock()):
+        raise UsageError(f"freeze window {window.text!r} ended already; nothing was changed")
+    mine = ctx.tables.fleet.freezes(tenant).get(tenant, {})
+    if name is None:
+        name = next(f"freeze-{n}" for n in range(1, len(mine) + 2) if f"freeze-{n}" not in mine)
+    made, before = ctx.tables.fleet.freeze(tenant, freeze_name(name), window.text, why, actor)
+    ctx.store.audit(actor, "freeze", tenant, "ok", {"freeze": freeze_json(made),
+                                                    "replaced": freeze_json(before) if before else None})
+    ends = made.window.ends(ctx.clock())
+    return {"tenant": tenant, "freeze": freeze_json(made), "replaced": freeze_json(before) if before else None,
+            "active_until": ends.isoformat() if ends else None}
+
+
+def unfreeze(ctx: Context, tenant: str, name: str | None, actor: str) -> dict[str, Any]:
+    tenant = _onboarded(ctx, tenant)
+    lifted = ctx.tables.fleet.unfreeze(tenant, freeze_name(name) if name is not None else None)
+    if not lifted:
+        raise UsageError(f"{tenant} has no freeze{f' named {name}' if name else ''}; nothing was changed")
+    ctx.store.audit(actor, "unfreeze", tenant, "ok", {"lifted": [freeze_json(f) for f in lifted]})
+    return {"tenant": tenant, "lifted": [freeze_json(f) for f in lifted]}

@@ -14,6 +14,7 @@ from bot.domain.tenants import validate_tenant
 from bot.errors import NotFound, TagpinError
 from bot.service.context import Context
 from bot.service.fleet import hold_json
+from bot.service.freezing import active_for
 from bot.service.reconcile import reconcile
 from bot.service.resolve import Ages, Registry, resolve
 from bot.service.views import DriftJSON, FindingJSON, ServiceStatusJSON, TenantStatusJSON
@@ -115,7 +116,8 @@ class Observer:
         unknown = sum(1 for f in findings if f.kind == "unknown")
         self.ctx.store.audit(actor, "status", tenant, "incomplete" if unknown else "ok")
         return {"tenant": tenant, "services": services, "complete": not unknown, "unknown": unknown,
-                "reconciled": reconciled}
+                "reconciled": reconciled,
+                "freezes": [f"inside {a.says()}: a deploy now is refused" for a in active_for(self.ctx, tenant)]}
 
     def scan(self, tenants: Iterable[str] = (), registry: Registry | None = None) -> Scan:
         """Every wanted tenant (default: all onboarded) against the template and the registry, in one pass."""

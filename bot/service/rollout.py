@@ -11,12 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot.domain.freezes import Freeze
 from bot.domain.holds import Hold
 from bot.domain.plans import Plan, Running, make_plan
 from bot.domain.stacks import Pin, StackTemplate
 from bot.domain.tenants import validate_tenant
 from bot.domain.versions import Version, parse_tag
 from bot.errors import NotFound, TagpinError, UsageError
+from bot.service import freezing
 from bot.service.context import Context
 from bot.service.fleet import held_services, parse_labels
 from bot.service.observe import ScanRegistry, not_onboarded
@@ -73,6 +75,7 @@ class FleetPlan:
     wave_spec: str
     registry_requests: int = 0          # listings and digest lookups this plan made (the whole fleet's)
     registry: Registry | None = field(default=None, compare=False, repr=False)   # its memo, for the deploys
+    freezes: tuple[str, ...] = ()       # the global freezes in force: applying it is refused (unless overridden)
 
     @property
     def risks(self) -> list[str]:
@@ -89,7 +92,7 @@ class FleetPlan:
         return {"services": dict(self.want.services) or "all", "wave_spec": self.wave_spec,
                 "waves": [{"wave": n, "tenants": [s.as_dict() for s in wave]} for n, wave in enumerate(self.waves, 1)],
                 "skipped": [s.as_dict() for s in self.skipped], "risks": self.risks, "risky": bool(self.risks),
-                "digest": self.digest(), "registry_requests": self.registry_requests}
+                "digest": self.digest(), "registry_requests": self.registry_requests, "freezes": list(self.freezes)}
 
 
 def wave_sizes(spec: str, count: int) -> list[int]:
@@ -134,7 +137,11 @@ def select_tenants(ctx: Context, tenants: str, label: str | None) -> list[str]:
 
 
 def _step(ctx: Context, tenant: str, template: StackTemplate, want: Want, current: Mapping[str, Running],
-          holds: Mapping[str, Hold], registry: ScanRegistry) -> TenantStep:
+          holds: Mapping[str, Hold], registry: ScanRegistry,
+          freezes: Mapping[str, Mapping[str, Freeze]] | None = None) -> TenantStep:
+    frozen = freezing.tenant_active(ctx, tenant, freezes)
+    if frozen and ctx.freeze_override is None:
+        return TenantStep(tenant, skipped=f"frozen: {freezing.says(frozen)}")
     mine = replace(template, services=held_services(ctx, tenant, template.services, {tenant: dict(holds)}))
     overrides: dict[str, str] = {}
     for svc in mine.services:
@@ -193,17 +200,18 @@ def plan_rollout(ctx: Context, want: Want, tenants: str = "all", label: str | No
         if version is not None and registry.digest(template.service(name).image, version) is None:
             raise NotFound(f"{template.service(name).image.name()}:{version} does not exist in the registry")
     stacks = ctx.swarm.stacks(chosen)                # one Engine call set for the whole fleet
-    holds = ctx.tables.fleet.holds()
+    holds, freezes = ctx.tables.fleet.holds(), ctx.tables.fleet.freezes()
     steps = []
     for tenant in chosen:
         current = {name: Running(svc.image, svc.spec.tag if svc.spec else None,
                                  svc.spec.digest if svc.spec else None)
                    for name, svc in stacks.get(tenant, {}).items()}
-        steps.append(_step(ctx, tenant, template, want, current, holds.get(tenant, {}), registry))
+        steps.append(_step(ctx, tenant, template, want, current, holds.get(tenant, {}), registry, freezes))
     moving = [s for s in steps if s.plan is not None]
     ends = wave_sizes(waves, len(moving))
     grouped = tuple(tuple(moving[start:end]) for start, end in zip([0, *ends], ends, strict=False))
-    return FleetPlan(want, grouped, tuple(s for s in steps if s.plan is None), waves, counting.requests, registry)
+    return FleetPlan(want, grouped, tuple(s for s in steps if s.plan is None), waves, counting.requests, registry,
+                     tuple(a.says() for a in freezing.global_active(ctx)))
 
 
 @dataclass

@@ -42,6 +42,14 @@ class HoldJSON(TypedDict):
     at: str
 
 
+class FreezeJSON(TypedDict):
+    name: str
+    window: str                            # as written: START/END, START/DURATION or cron(EXPR)/DURATION
+    reason: str
+    by: str
+    at: str | None
+
+
 class ServiceStatusJSON(TypedDict):
     name: str
     image: str                             # the template's repository, without tag
@@ -63,6 +71,7 @@ class TenantStatusJSON(TypedDict):
     complete: bool
     unknown: int                           # services that could not be judged
     reconciled: list[str]                  # what settling interrupted deploys said, one line each
+    freezes: list[str]                     # the freeze windows in force for it now, each with its end
 
 
 class DriftJSON(TypedDict):
@@ -130,6 +139,7 @@ class TenantJSON(TypedDict):
     created_by: str
     labels: dict[str, str]                 # tagpin tenants label
     holds: list[HoldJSON]                  # tagpin hold, by service
+    freezes: list[FreezeJSON]              # tagpin freeze, by name
 
 
 class TenantsJSON(TypedDict):

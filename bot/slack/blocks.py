@@ -68,6 +68,8 @@ def status(data: TenantStatusJSON) -> Message:
     if not data["complete"]:
         head = (f":large_yellow_circle: {head}\nIncomplete: {data['unknown']} service(s) "
                 "could not be judged, so this is no all-clear.")
+    for frozen in data.get("freezes", []):
+        head += f"\n:snowflake: {frozen}"
     lines = []
     for s in ordered:
         replicas = f"{s['replicas']['running']}/{s['replicas']['desired']}"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
+from bot.domain.freezes import freeze_reason
 from bot.errors import UsageError
 
 # Every usage as `/tagpin <command>`: Slack keeps `/status` for setting one's own status, so a bare `/status` never
 # reaches the app; status leads because it is the first thing people ask.
 USAGE = {
     "status": "/tagpin status TENANT",
-    "deploy": "/tagpin deploy TENANT [SERVICE@VERSION …] [--dry-run] [--allow-downgrade]",
+    "deploy": "/tagpin deploy TENANT [SERVICE@VERSION …] [--dry-run] [--allow-downgrade] "
+              "[--override-freeze --reason \"TEXT\"]",
     "drift": "/tagpin drift [TENANT …]",
     "audit": "/tagpin audit [TENANT] [--limit N]",
     "rollback": "/tagpin rollback TENANT",
@@ -34,6 +36,7 @@ class Invocation:
     limit: int = 10
     services: tuple[str, ...] = ()              # rollout: SERVICE[@VERSION] …
     options: dict[str, str] = field(default_factory=dict)   # rollout: --tenants, --label, --waves, --parallel
+    override_freeze: str | None = None      # --override-freeze --reason "TEXT": TEXT
 
 
 def help_text() -> str:
@@ -58,8 +61,8 @@ def parse(command: str, text: str) -> Invocation:
         raise UsageError(f"unknown command `{name}`. {help_text()}")
     flags = [w for w in words if w.startswith("--")]
     args = [w for w in words if not w.startswith("--")]
-    known = {"deploy": {"--dry-run", "--allow-downgrade"}, "audit": {"--limit"},
-             "rollout": {"--dry-run", *ROLLOUT_VALUES}}.get(name, set())
+    known = {"deploy": {"--dry-run", "--allow-downgrade", "--override-freeze", "--reason"},
+             "audit": {"--limit"}, "rollout": {"--dry-run", *ROLLOUT_VALUES}}.get(name, set())
     for flag in flags:
         if flag.split("=", 1)[0] not in known:
             raise UsageError(f"unknown option `{flag}`; usage: `{USAGE[name]}`")
@@ -83,11 +86,14 @@ def parse(command: str, text: str) -> Invocation:
             raise UsageError(f"`{item}`: expected SERVICE@VERSION, e.g. frontend@1.10.0")
         overrides[service] = version
     return Invocation(name, tenant=tenant, overrides=overrides, dry_run="--dry-run" in flags,
-                      allow_downgrade="--allow-downgrade" in flags)
+                      allow_downgrade="--allow-downgrade" in flags, override_freeze=_override(flags))
+
+
 
 
 ROLLOUT_VALUES = ("--tenants", "--label", "--waves", "--parallel")
-VALUED = ("--limit", *ROLLOUT_VALUES)          # options that take a value: `--limit 20` or `--limit=20`
+# Options that take a value, `--limit 20` or `--limit=20`: as one word each, so a value is not read as a tenant.
+VALUED = ("--limit", "--reason", *ROLLOUT_VALUES)
 
 
 def _join_values(words: list[str]) -> list[str]:
@@ -120,6 +126,18 @@ def _rollout(args: list[str], flags: list[str]) -> Invocation:
         if not service or (sep and not version):
             raise UsageError(f"`{item}`: expected SERVICE or SERVICE@VERSION, e.g. frontend@1.10.0")
     return Invocation("rollout", services=tuple(args), options=options, dry_run="--dry-run" in flags)
+
+
+def _override(flags: list[str]) -> str | None:
+    """--override-freeze needs --reason "TEXT" (audited); --reason alone means nothing."""
+    reasons = [f.partition("=")[2] for f in flags if f.split("=", 1)[0] == "--reason"]
+    if "--override-freeze" not in flags:
+        if reasons:
+            raise UsageError("--reason goes with --override-freeze (say why the freeze is overridden)")
+        return None
+    if not reasons:
+        raise UsageError('--override-freeze needs --reason "TEXT": the audit trail must say why')
+    return freeze_reason(reasons[-1])
 
 
 def _at_most_one(name: str, args: list[str]) -> str | None:

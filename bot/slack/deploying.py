@@ -77,12 +77,12 @@ class SlackDeploy:
 
 def start_deploy(rt: Runtime, respond: Respond, *, user: str, actor: str, channel: str, command: Command,
                  tenant: str, said: str, overrides: Mapping[str, str] | None = None,
-                 allow_downgrade: bool = False) -> None:
+                 allow_downgrade: bool = False, override_freeze: str | None = None) -> None:
     """/deploy, /rollback and Deploy now: authorized (a refusal is recorded by the service), then the progress
     message, then the service's deploy conversation."""
     deployer = Deployer(rt.ctx)
     req = DeployRequest(tenant, actor, command, said, dict(overrides or {}), allow_downgrade, requester=user,
-                        channel=channel)
+                        channel=channel, override_freeze=override_freeze)
     deployer.authorize(req, lambda: rt.authorizer.check(user, tenant, channel, VERB[command]))
     run = SlackDeploy(rt, respond, user, channel, command, tenant)
     run.progress.start()

@@ -26,7 +26,7 @@ def deploy(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) 
         return
     start_deploy(rt, respond, user=user, actor=actor, channel=str(cmd.get("channel_id")), command="deploy",
                  tenant=inv.tenant, said=f"`{cmd.get('command')} {cmd.get('text')}` by {actor}",
-                 overrides=inv.overrides, allow_downgrade=inv.allow_downgrade)
+                 overrides=inv.overrides, allow_downgrade=inv.allow_downgrade, override_freeze=inv.override_freeze)
 
 
 def rollback(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt.context.respond import Respond
 
 from bot.errors import Refused, TagpinError
-from bot.service import waves
+from bot.service import freezing, waves
 from bot.service.pending import Pending
 from bot.service.rollout import FleetPlan
 from bot.slack import blocks
@@ -125,6 +125,7 @@ def start_rollout(rt: Runtime, respond: Respond, *, user: str, actor: str, chann
         safe_respond(respond, fleet_plan(fp.as_dict(), notice="Dry run: nothing applied."))
         return
     _authorized(rt, user, actor, channel, fp)
+    freezing.refuse_rollout(rt.ctx, actor, None)     # a global freeze: refused whole (overriding is the CLI's)
     if fp.risks:
         p = waves.park(rt.ctx, fp, req, user, actor, channel)
         respond(response_type="ephemeral", **fleet_plan(fp.as_dict(), confirm_id=p.id))
@@ -138,6 +139,7 @@ def confirm_rollout(rt: Runtime, respond: Respond, p: Pending, actor: str) -> No
     req = waves.parked(p)
     fp = req.plan(rt.ctx)
     _authorized(rt, p.requester, actor, p.channel, fp)
+    freezing.refuse_rollout(rt.ctx, actor, None)     # a window that began since the plan was shown holds too
     if fp.digest() != p.digest:
         again = waves.park(rt.ctx, fp, req, p.requester, actor, p.channel) if fp.risks else None
         respond(replace_original=True, **fleet_plan(fp.as_dict(), confirm_id=again.id if again else None,

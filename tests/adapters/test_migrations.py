@@ -18,7 +18,7 @@ from sqlalchemy import Engine, MetaData, Table, inspect, select, text
 from sqlmodel import Session, SQLModel
 
 from bot.adapters.confirmations import PendingConfirmation
-from bot.adapters.fleet import TenantHold, TenantLabel
+from bot.adapters.fleet import TenantFreeze, TenantHold, TenantLabel
 from bot.adapters.jobs import SlackJob
 from bot.adapters.migrations.runner import head
 from bot.adapters.models import (
@@ -46,9 +46,10 @@ V1_TABLES: list[Table] = [m.__table__ for m in V1_MODELS]  # type: ignore[attr-d
 TABLES: list[Table] = [*V1_TABLES, SlackJob.__table__,  # type: ignore[attr-defined]   # 0002
                        TenantLabel.__table__, TenantHold.__table__,  # type: ignore[attr-defined]   # 0003
                        Rollout.__table__, RolloutStep.__table__,  # type: ignore[attr-defined]   # 0004
-                       ReleaseSeen.__table__]  # type: ignore[attr-defined]   # 0005
+                       ReleaseSeen.__table__,  # type: ignore[attr-defined]   # 0005
+                       TenantFreeze.__table__]  # type: ignore[attr-defined]   # 0006
 NAMES = sorted(t.name for t in TABLES)
-REVISIONS = ["0001", "0002", "0003", "0004", "0005"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006"]
 
 
 def make_v1(engine: Engine) -> None:

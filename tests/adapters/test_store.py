@@ -155,4 +155,4 @@ def test_one_migrate_creates_every_table_in_a_fresh_process(database_url: str) -
     assert done.stdout.strip().split(",") == sorted([
         "alembic_version", "audit_events", "deployments", "drift_notices", "drift_scans", "pending_confirmations",
         "releases_seen", "rollout_steps", "rollouts", "seen_requests", "slack_jobs", "slack_outbox", "tagpin_schema",
-        "tenant_holds", "tenant_labels", "tenant_locks", "tenants"])
+        "tenant_freezes", "tenant_holds", "tenant_labels", "tenant_locks", "tenants"])

@@ -105,18 +105,23 @@ def fleet_of_three(tenant: Tenant) -> Iterator[list[str]]:
         yield names
 
 
-def test_a_rollout_goes_wave_by_wave_and_a_second_run_finds_nothing_to_do(tenant: Tenant,
-                                                                          fleet_of_three: list[str]) -> None:
-    tenant.push("frontend", "1.5.0")
-    done = cli(tenant, "rollout", "--waves", "1,100%", "--parallel", "2", "--json")
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    data = json.loads(done.stdout)
-    assert data["outcome"] == "converged" and data["untouched"] == []
-    assert [(r["wave"], r["tenant"], r["outcome"]) for r in data["results"]] == [
-        (1, fleet_of_three[0], "converged"), (2, fleet_of_three[1], "converged"), (2, fleet_of_three[2], "converged")]
-    assert frontends(tenant, fleet_of_three) == ["1.5.0"] * 3
-    again = json.loads(cli(tenant, "rollout", "--json").stdout)
-    assert again["results"] == [] and {s["skipped"] for s in again["skipped"]} == {"already on the target"}
+def test_a_rollout_of_six_tenants_goes_wave_by_wave_and_a_second_run_finds_nothing_to_do(tenant: Tenant) -> None:
+    with fleet(tenant, "abcdef") as names:
+        tenant.push("frontend", "1.5.0")
+        done = cli(tenant, "rollout", "--waves", "1,50%,100%", "--parallel", "2", "--json")
+        assert done.returncode == 0, (done.stdout, done.stderr)
+        data = json.loads(done.stdout)
+        assert data["outcome"] == "converged" and data["untouched"] == []
+        assert sorted((r["wave"], r["tenant"], r["outcome"]) for r in data["results"]) == [
+            (1, names[0], "converged"), *((2, n, "converged") for n in names[1:3]),
+            *((3, n, "converged") for n in names[3:])]
+        ended = {r["tenant"]: r["finished_at"] for r in data["results"]}
+        started = {r["tenant"]: r["started_at"] for r in data["results"]}
+        assert ended[names[0]] <= min(started[n] for n in names[1:3])          # wave by wave
+        assert max(ended[n] for n in names[1:3]) <= min(started[n] for n in names[3:])
+        assert frontends(tenant, names) == ["1.5.0"] * 6
+        again = json.loads(cli(tenant, "rollout", "--json").stdout)
+        assert again["results"] == [] and {s["skipped"] for s in again["skipped"]} == {"already on the target"}
 
 
 def test_a_release_that_cannot_start_halts_the_rollout_at_its_first_tenant(tenant: Tenant,
@@ -252,7 +257,8 @@ def test_one_rollout_per_service_set_and_an_interrupted_one_is_resumed_or_abando
         (["--resume", str(rid), "frontend"], "--resume takes the rollout as it was planned: drop SERVICE", 2),
         (["--resume", str(rid), "--waves", "100%"], "drop --waves", 2),
         (["--resume", str(rid), "--abandon", str(rid)], "drop --resume and --abandon", 2),
-        (["--reason", "why"], "--reason goes with --abandon ID", 2),
+        (["--reason", "why"], "--reason goes with --abandon ID or --override-freeze", 2),
+        (["--abandon", str(rid), "--override-freeze", "--reason", "x"], "drop --override-freeze", 2),
         (["--abandon", str(rid)], "--abandon needs --reason", 2),
         (["--abandon", str(rid), "--reason", " "], "--abandon needs --reason", 2),
     ]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
 from bot.adapters.store import Store
@@ -35,6 +36,8 @@ class ReleasesSeen:
                     s.add(ReleaseSeen(repository=repository, digest=digest, first_seen=now))
                     s.commit()
                 return now
-            except StoreError:
+            except StoreError as exc:
+                if not isinstance(exc.__cause__, IntegrityError):
+                    raise                # the database failed: said as it is, not as a lost race
                 continue                 # another process recorded it first: read its time
         raise StoreError(f"cannot record when {repository}@{digest[:19]}… was first seen")

@@ -119,11 +119,6 @@ class Deployer:
 
         return self._telling(req).run(thread, listen, work, leased=True)
 
-    def cancel(self, confirm_id: str, user: str, actor: str) -> Pending:
-        p = self.take(confirm_id, user, actor)
-        self.cancelled(p, actor)
-        return p
-
     def cancelled(self, p: Pending, actor: str) -> None:
         """A parked plan (taken) its requester cancelled: recorded, nothing deployed."""
         self.ctx.store.audit(actor, p.command, p.tenant, "cancelled", {"plan_digest": p.digest})

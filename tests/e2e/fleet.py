@@ -29,3 +29,12 @@ def fleet(tenant: Tenant, letters: str) -> Iterator[list[str]]:
 def frontends(tenant: Tenant, names: list[str]) -> list[str | None]:
     specs = [tenant.ctx.swarm.stack(n)["frontend"].spec for n in names]
     return [s.tag if s else None for s in specs]
+
+
+def onboard(tenant: Tenant) -> Tenant:
+    """The test's tenant deployed at frontend 1.4.0 and backend 3.0.0."""
+    tenant.push("frontend", "1.4.0")
+    tenant.push("backend", "3.0.0")
+    first = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", confirm=lambda plan: True)
+    assert first.outcome == "converged", first.message
+    return tenant

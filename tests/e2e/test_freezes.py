@@ -21,6 +21,7 @@ from bot.errors import Refused
 from bot.service.deploy import Deployer
 from bot.service.observe import Observer
 from tests.e2e.conftest import Tenant, remove_stack
+from tests.e2e.fleet import onboard
 from tests.support.processes import ROOT
 
 NOW = utcnow()
@@ -58,10 +59,7 @@ def refused(tenant: Tenant, *argv: str, **env: str) -> str:
 
 @pytest.fixture
 def onboarded(tenant: Tenant) -> Tenant:
-    tenant.push("frontend", "1.4.0")
-    tenant.push("backend", "3.0.0")
-    first = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", confirm=lambda plan: True)
-    assert first.outcome == "converged", first.message
+    onboard(tenant)
     tenant.push("frontend", "1.5.0")
     return tenant
 

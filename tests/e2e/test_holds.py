@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from bot.service.deploy import Deployer
 from tests.e2e.conftest import Tenant
+from tests.e2e.fleet import onboard
 from tests.support.processes import ROOT
 
 
@@ -55,10 +55,7 @@ def running_tag(tenant: Tenant, service: str) -> str | None:
 
 @pytest.fixture
 def onboarded(tenant: Tenant) -> Tenant:
-    tenant.push("frontend", "1.4.0")
-    tenant.push("backend", "3.0.0")
-    first = Deployer(tenant.fresh_context()).deploy(tenant.name, "tester", confirm=lambda plan: True)
-    assert first.outcome == "converged", first.message
+    onboard(tenant)
     return tenant
 
 

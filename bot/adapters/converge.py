@@ -9,17 +9,46 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from bot.adapters.swarm import Swarm
-from bot.domain.running import ConvergeReport, Outcome, ServiceReport, ServiceState, digest_of
+from bot.domain.running import ConvergeReport, NodeState, Outcome, ServiceReport, ServiceState, digest_of
 
 ROLLING_BACK = {"rollback_started", "rollback_paused", "rollback_completed"}
 FAILED_TASK = {"failed", "rejected"}
 # A brand-new service has no previous spec to roll back to; this many failed tasks means it will not start.
 NEW_SERVICE_FAILURES = 3
 PROVEN_KEPT = 10_000           # containers proven to run their target digest, remembered
+NODES_EVERY = 2.0              # while a wait is pending, the node list is read at most this often (one call)
 
 
-def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[ServiceState, str], bool]
-           ) -> ServiceReport:
+def _failures(svc: ServiceState, target: str) -> str | None:
+    """What the engine said about the target's own tasks, by node ("on lab-worker2: No such image: …"), and
+    whether other nodes ran it (a partial rollout) -- the cause, not Swarm's summary."""
+    by_node = svc.failures_by_node(target)
+    if not by_node:
+        return next((t.error for t in reversed(svc.tasks) if t.error and digest_of(t.image) == target), None)
+    ran = {t.where for t in svc.tasks if digest_of(t.image) == target and t.state in ("running", "shutdown")
+           and not t.error} - set(by_node)
+    said = "; ".join(f"on {node}: {error}" for node, error in sorted(by_node.items()))
+    if ran:
+        return (f"partial rollout: {', '.join(sorted(ran))} ran the target, {', '.join(sorted(by_node))} "
+                f"could not ({said})")
+    return said
+
+
+def _stuck_on_down(svc: ServiceState, target: str, down: Mapping[str, NodeState]) -> list[NodeState]:
+    """The down nodes Swarm's update of `svc` waits for, when everything on the nodes that are up runs the target
+    (Swarm cannot start, stop or report a task on a node it lost: the update would wait out any timeout)."""
+    if not down or digest_of(svc.image) != target:
+        return []
+    up = [t for t in svc.tasks if t.node_id not in down and t.desired == "running"]
+    if any(digest_of(t.image) != target or t.state != "running" for t in up):
+        return []
+    return [down[node_id] for node_id, task in sorted(svc.per_node().items())
+            if node_id in down and not (digest_of(task.image) == target and task.state == "running"
+                                        and task.desired == "running")]
+
+
+def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[ServiceState, str], bool],
+           down: Mapping[str, NodeState] | None = None) -> ServiceReport:
     if svc is None:
         return ServiceReport(name, target, (), 0, 0, "missing", "service not created yet")
     # A global service with no live task yet still wants one: "0 of 0" must not read as converged.
@@ -28,12 +57,11 @@ def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[Se
     def report(state: str, error: str | None) -> ServiceReport:
         return ServiceReport(name, target, svc.running_digests, svc.running, desired, state, error)
 
-    # What the engine said about the target's own tasks ("No such image: …"): the cause, not Swarm's summary.
-    cause = next((t.error for t in reversed(svc.tasks) if t.error and digest_of(t.image) == target), None)
+    cause = _failures(svc, target)
 
     def why(summary: str | None) -> str | None:
         parts = [p for p in (summary, cause and f"cause: {cause}") if p]
-        return "; ".join(dict.fromkeys(parts)) or svc.last_error
+        return "; ".join(dict.fromkeys(parts)) or None
 
     if svc.update_state in ROLLING_BACK:
         # Rolled back only once the previous spec's tasks all run again, not when Swarm flips the state.
@@ -51,7 +79,15 @@ def _judge(name: str, target: str, svc: ServiceState | None, prove: Callable[[Se
     done = (digest_of(svc.image) == target and svc.update_state in (None, "completed")
             and not live_other and svc.running == desired and svc.running_digests in ((), (target,))
             and (desired == 0 or prove(svc, target)))
-    return report("converged", None) if done else report("pending", svc.last_error)
+    if done:
+        return report("converged", None)
+    lost = _stuck_on_down(svc, target, down or {})
+    if lost:
+        names = ", ".join(n.says() for n in lost)
+        return report("failed", f"node {names}: Swarm cannot update or verify its task there; every task on the "
+                                "nodes that are up runs the target, and Swarm starts it where a lost node "
+                                "returns")
+    return report("pending", why(None))
 
 
 class SharedReads:
@@ -88,6 +124,8 @@ class Converger:
         self.shared: SharedReads | None = None
         self._proven: OrderedDict[tuple[str, str], None] = OrderedDict()    # (container, digest) seen to match
         self._lock = threading.Lock()
+        self._nodes_at = float("-inf")
+        self._down: dict[str, NodeState] = {}
         self.shared_reads = self.shared_looks = 0      # over every `sharing`: Engine reads, the looks they served
 
     @contextmanager
@@ -122,11 +160,21 @@ class Converger:
         return True
 
     def judge(self, tenant: str, targets: Mapping[str, str],
-              stack: Mapping[str, ServiceState] | None = None) -> tuple[ServiceReport, ...]:
+              stack: Mapping[str, ServiceState] | None = None,
+              down: Mapping[str, NodeState] | None = None) -> tuple[ServiceReport, ...]:
         """One look (two Engine API calls, none when the caller read the stack): where each service stands against
-        its target digest."""
+        its target digest; `down`: the nodes the manager lost (their tasks cannot converge)."""
         stack = self.swarm.stack(tenant) if stack is None else stack
-        return tuple(_judge(n, d, stack.get(n), self.prove) for n, d in sorted(targets.items()))
+        return tuple(_judge(n, d, stack.get(n), self.prove, down) for n, d in sorted(targets.items()))
+
+    def down_nodes(self) -> dict[str, NodeState]:
+        """The nodes that are not ready now, read at most every NODES_EVERY seconds by all waits together."""
+        with self._lock:
+            now = self.clock()
+            if now - self._nodes_at >= NODES_EVERY:
+                self._nodes_at = now
+                self._down = {i: n for i, n in self.swarm.nodes().items() if not n.up}
+            return self._down
 
     def wait(self, tenant: str, targets: Mapping[str, str], timeout: float,
              stop: Callable[[], str | None] = lambda: None) -> ConvergeReport:
@@ -134,12 +182,13 @@ class Converger:
         (a signal): then "interrupted", with where each service stood."""
         start = looked = self.clock()
         shared = self.shared if self.shared is not None and tenant in self.shared.tenants else None
+        down: dict[str, NodeState] = {}
         while True:
             if shared is not None:
                 stack, looked = shared.stack(tenant, newer_than=looked)
-                reports = self.judge(tenant, targets, stack)
             else:
-                reports = self.judge(tenant, targets)
+                stack = self.swarm.stack(tenant)
+            reports = self.judge(tenant, targets, stack, down)
             states = {r.state for r in reports}
             elapsed = self.clock() - start
             if states == {"converged"}:
@@ -162,6 +211,8 @@ class Converger:
             # Shared reads cost the same whatever the number of waits: poll twice as often, so a wait is not
             # served a staler look than its own read would have given it.
             self.sleep(self.poll / 2 if shared is not None else self.poll)
+            if self.clock() - start >= NODES_EVERY:     # a quick deploy never pays for the node list
+                down = self.down_nodes()
 
     def roll_back(self, tenant: str, services: list[str], timeout: float) -> ConvergeReport:
         """Explicit rollback after a timeout; waits for each service to settle on its previous spec."""

@@ -15,7 +15,7 @@ import docker.errors
 from bot import metrics
 from bot.adapters import docker_context
 from bot.adapters.engine_errors import last_line, short
-from bot.domain.running import ServiceState, TaskState
+from bot.domain.running import NodeState, ServiceState, TaskState
 from bot.errors import SwarmError
 
 NAMESPACE = "com.docker.stack.namespace"
@@ -37,13 +37,22 @@ def _service(raw: Mapping[str, Any], tasks: Iterable[TaskState]) -> ServiceState
     )
 
 
-def _task(raw: Mapping[str, Any]) -> TaskState:
+def _task(raw: Mapping[str, Any], hostnames: Mapping[str, str]) -> TaskState:
     status = raw.get("Status", {})
+    node_id = raw.get("NodeID")
     return TaskState(
         service_id=raw["ServiceID"], image=raw["Spec"]["ContainerSpec"]["Image"],
         state=status.get("State", ""), desired=raw.get("DesiredState", ""), error=status.get("Err", ""),
-        container_id=status.get("ContainerStatus", {}).get("ContainerID"), node_id=raw.get("NodeID"),
+        container_id=status.get("ContainerStatus", {}).get("ContainerID"), node_id=node_id,
+        node=hostnames.get(node_id) if node_id else None, updated=raw.get("UpdatedAt", ""),
     )
+
+
+def _node(raw: Mapping[str, Any]) -> NodeState:
+    status, spec = raw.get("Status") or {}, raw.get("Spec") or {}
+    return NodeState(id=raw["ID"], hostname=(raw.get("Description") or {}).get("Hostname") or raw["ID"][:12],
+                     state=status.get("State", "unknown"), availability=spec.get("Availability", "active"),
+                     message=status.get("Message", ""))
 
 
 class Swarm:
@@ -59,6 +68,7 @@ class Swarm:
         self.environ = dict(environ if environ is not None else os.environ)
         self._run = run
         self.api_calls = 0
+        self._hostnames: dict[str, str] = {}    # node id -> hostname: nodes are few and rarely renamed
 
     def ping(self) -> str:
         """Ask the engine whether it answers (raises what the SDK raises); returns which engine it is."""
@@ -93,8 +103,15 @@ class Swarm:
         metrics.ENGINE_CALLS.labels(call=call, result="ok").inc()
         return result
 
+    def nodes(self) -> dict[str, NodeState]:
+        """Every node of the swarm, as the manager sees it now: one Engine API call."""
+        found = {n.id: n for n in map(_node, self._call(self.client.api.nodes))}
+        self._hostnames = {node_id: n.hostname for node_id, n in found.items()}
+        return found
+
     def stacks(self, tenants: Iterable[str] | None = None) -> dict[str, dict[str, ServiceState]]:
-        """Every stack's services with their tasks: exactly two Engine API calls, whatever the count."""
+        """Every stack's services with their tasks: two Engine API calls, whatever the count (a third, the node
+        list, only when a task is on a node not seen before, to name it)."""
         wanted = set(tenants) if tenants is not None else None
         filters: dict[str, Any] = {"label": NAMESPACE}
         if wanted is not None and len(wanted) == 1:
@@ -104,9 +121,12 @@ class Swarm:
         by_service: dict[str, list[TaskState]] = {s["ID"]: [] for s in services}
         if services:
             task_filters = {"service": [s["ID"] for s in services]} if len(services) <= 20 else {}
-            for raw in self._call(self.client.api.tasks, filters=task_filters):
-                if raw.get("ServiceID") in by_service:
-                    by_service[raw["ServiceID"]].append(_task(raw))
+            raws = [t for t in self._call(self.client.api.tasks, filters=task_filters)
+                    if t.get("ServiceID") in by_service]
+            if any(t.get("NodeID") and t["NodeID"] not in self._hostnames for t in raws):
+                self.nodes()
+            for raw in raws:
+                by_service[raw["ServiceID"]].append(_task(raw, self._hostnames))
         out: dict[str, dict[str, ServiceState]] = {}
         for raw in services:
             state = _service(raw, by_service[raw["ID"]])

@@ -61,8 +61,21 @@ def status(data: TenantStatusJSON) -> str:
     notes = [f"{s['name']}: {s['registry_note']}" for s in data["services"] if s["registry_note"]]
     head = data["tenant"] if data["complete"] else f"{data['tenant']}: {incomplete(data)}"
     said = [f"reconciled {line}" for line in data["reconciled"]]
-    return "\n".join([head, table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]), *notes, *said,
-                      *data.get("freezes", [])])
+    return "\n".join([head, table(rows, ["SERVICE", "PINNED", "RUNNING", "AVAILABLE", "DRIFT"]), *tasks(data),
+                      *notes, *said, *data.get("freezes", [])])
+
+
+def tasks(data: TenantStatusJSON) -> list[str]:
+    """Per service, each node's task with the digest Swarm runs there: the nodes that run or should run it, and any
+    node that is not ready or whose task failed (a node's history of moved tasks is left to --json)."""
+    rows = []
+    for s in data["services"]:
+        for t in s.get("tasks", []):
+            if t["desired"] != "running" and not t["error"] and t["node_state"] == "ready":
+                continue
+            node = t["node"] + ("" if t["availability"] == "active" else f" ({t['availability']})")
+            rows.append([s["name"], node, t["node_state"], t["state"], (t["digest"] or "-")[:19], t["error"] or ""])
+    return [table(rows, ["SERVICE", "NODE", "NODE STATE", "TASK", "DIGEST", "ERROR"])] if rows else []
 
 
 def incomplete(data: TenantStatusJSON | DriftJSON) -> str:

@@ -32,6 +32,7 @@ class Observed:
     desired: int
     update_state: str | None
     replicas: int | None = None      # the spec's replica count (None: a global service)
+    nodes: tuple[str, ...] = ()      # what keeps nodes from running the spec, one line a node (node_troubles)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def _rollout(tenant: str, name: str, obs: Observed, spec: ImageRef | None) -> Fi
         reasons.append(f"{obs.running}/{obs.desired} tasks running")
     if obs.update_state in STUCK_STATES:
         reasons.append(f"update {obs.update_state.replace('_', ' ')}")
+    reasons.extend(obs.nodes)
     if not reasons:
         return None
     if obs.update_state == "updating":

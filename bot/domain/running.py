@@ -23,6 +23,29 @@ def digest_of(reference: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class NodeState:
+    """One Swarm node as the manager sees it."""
+
+    id: str
+    hostname: str
+    state: str                 # Status.State: ready | down | disconnected | unknown
+    availability: str          # Spec.Availability: active | pause | drain
+    message: str = ""          # Status.Message ("heartbeat failure")
+
+    @property
+    def up(self) -> bool:
+        return self.state == "ready"
+
+    def says(self) -> str:
+        """The node's name, with what is wrong with it: `lab-worker2 (down: heartbeat failure)`."""
+        trouble = [f"{self.state}: {self.message}" if self.message and not self.up else self.state] if not self.up \
+            else []
+        if self.availability != "active":
+            trouble.append(self.availability)
+        return f"{self.hostname} ({', '.join(trouble)})" if trouble else self.hostname
+
+
+@dataclass(frozen=True)
 class TaskState:
     service_id: str
     image: str                 # the task's pinned reference, as Swarm resolved it
@@ -31,6 +54,12 @@ class TaskState:
     error: str
     container_id: str | None
     node_id: str | None
+    node: str | None = None    # the node's hostname, when the adapter knows it
+    updated: str = ""          # UpdatedAt (RFC 3339): orders a node's tasks, newest last
+
+    @property
+    def where(self) -> str:
+        return self.node or (self.node_id or "")[:12] or "no node yet"
 
 
 @dataclass(frozen=True)
@@ -78,6 +107,42 @@ class ServiceState:
     def last_error(self) -> str | None:
         errors = [t.error for t in self.tasks if t.error]
         return errors[-1] if errors else None
+
+    def per_node(self) -> dict[str, TaskState]:
+        """Each node's newest task of this service (a global service has one a node; a replicated one may have
+        several: the newest one Swarm wants running tells what the node does now, else the newest)."""
+        newest: dict[str, TaskState] = {}
+        for task in sorted(self.tasks, key=lambda t: (t.desired == "running", t.updated)):
+            if task.node_id:
+                newest[task.node_id] = task
+        return newest
+
+    def node_troubles(self, nodes: Mapping[str, NodeState]) -> tuple[str, ...]:
+        """What keeps nodes from running this service's spec, one line a node: a node the manager lost
+        (`lab-worker2 (down: heartbeat failure): its task cannot be verified`), or the engine's error on a node whose
+        newest task of the spec's digest was rejected or failed (`on lab-worker2: rejected: No such image: …`)."""
+        spec = digest_of(self.image)
+        said: list[str] = []
+        for node_id, task in sorted(self.per_node().items(), key=lambda kv: kv[1].where):
+            node = nodes.get(node_id)
+            if node is not None and not node.up and (task.desired == "running" or task.state == "running"):
+                said.append(f"{node.says()}: its task cannot be verified")
+            elif task.error and task.state in ("rejected", "failed") and digest_of(task.image) == spec:
+                said.append(f"on {task.where}: {task.state}: {task.error}")
+        unplaced = [t for t in self.tasks if not t.node_id and t.desired == "running" and t.error]
+        if unplaced:
+            said.append(f"{len(unplaced)} task(s) placed on no node: {unplaced[-1].error}")
+        return tuple(said)
+
+    def failures_by_node(self, digest: str) -> dict[str, str]:
+        """`node → the engine's error` for the nodes whose newest task of `digest` was rejected or failed."""
+        out: dict[str, str] = {}
+        for task in sorted(self.tasks, key=lambda t: t.updated):
+            if digest_of(task.image) == digest and task.error and task.state in ("rejected", "failed"):
+                out[task.where] = task.error
+            elif digest_of(task.image) == digest and task.state == "running":
+                out.pop(task.where, None)
+        return out
 
 
 Outcome = Literal["converged", "rolled_back", "failed", "interrupted"]

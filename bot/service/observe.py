@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.drift import Available, Finding, Observed, find_drift, wanted_replicas
 from bot.domain.holds import held
 from bot.domain.references import ImageRef
-from bot.domain.running import ServiceState
+from bot.domain.running import NodeState, ServiceState, digest_of
 from bot.domain.stacks import Pin, ServiceTemplate, StackTemplate
 from bot.domain.tenants import validate_tenant
 from bot.errors import NotFound, TagpinError
@@ -17,7 +17,7 @@ from bot.service.fleet import hold_json
 from bot.service.freezing import active_for
 from bot.service.reconcile import reconcile
 from bot.service.resolve import Ages, Registry, resolve
-from bot.service.views import DriftJSON, FindingJSON, ServiceStatusJSON, TenantStatusJSON
+from bot.service.views import DriftJSON, FindingJSON, ServiceStatusJSON, TaskJSON, TenantStatusJSON
 
 
 @dataclass
@@ -41,9 +41,11 @@ class ScanRegistry:
         return self._digests[key]
 
 
-def observed(svc: ServiceState) -> Observed:
+def observed(svc: ServiceState, nodes: Mapping[str, NodeState] | None = None) -> Observed:
+    """What drift judges of one service; with `nodes` (the node list), what keeps a node from running it."""
     return Observed(svc.short_name, svc.image, svc.running_digests, svc.running,
-                    svc.desired_tasks, svc.update_state, svc.desired if svc.desired >= 0 else None)
+                    svc.desired_tasks, svc.update_state, svc.desired if svc.desired >= 0 else None,
+                    svc.node_troubles(nodes) if nodes is not None else ())
 
 
 @dataclass
@@ -90,6 +92,7 @@ class Observer:
         stack = self.ctx.swarm.stack(tenant)
         if not stack and self.ctx.store.tenant(tenant) is None:
             raise not_onboarded([tenant])
+        nodes = self.ctx.swarm.nodes() if stack else {}
         registry = ScanRegistry(self.ctx.registry)
         services: list[ServiceStatusJSON] = []
         avail: dict[str, Available] = {}
@@ -97,7 +100,7 @@ class Observer:
         for t in held_services:
             avail[t.name], error = available(registry, t, stack.get(t.name), self.ctx.ages)
             notes[t.name] = str(error) if error else ""
-        findings = find_drift(tenant, held_services, {n: observed(s) for n, s in stack.items()}, avail,
+        findings = find_drift(tenant, held_services, {n: observed(s, nodes) for n, s in stack.items()}, avail,
                               replicas(template))
         for t in held_services:
             svc, best = stack.get(t.name), avail[t.name].best
@@ -112,6 +115,7 @@ class Observer:
                 "registry_note": notes[t.name] or None,
                 "held": hold_json(holds[t.name]) if t.name in holds else None,
                 "drift": [finding_dict(f) for f in findings if f.service == t.name],
+                "tasks": tasks_json(svc, nodes) if svc else [],
             })
         unknown = sum(1 for f in findings if f.kind == "unknown")
         self.ctx.store.audit(actor, "status", tenant, "incomplete" if unknown else "ok")
@@ -129,6 +133,7 @@ class Observer:
         unknown = [t for t in named if t not in onboarded and t not in stacks]
         if unknown:
             raise not_onboarded(unknown)
+        nodes = self.ctx.swarm.nodes() if stacks else {}
         registry = registry or ScanRegistry(self.ctx.registry)
         scan = Scan(wanted, stacks)
         holds = self.ctx.tables.fleet.holds()          # every tenant's, in one query
@@ -141,7 +146,8 @@ class Observer:
                 if error is not None and str(error) not in [str(e) for e in scan.errors]:
                     scan.errors.append(error)
             scan.findings.extend(find_drift(tenant, services,
-                                            {n: observed(s) for n, s in stack.items()}, avail, replicas(template)))
+                                            {n: observed(s, nodes) for n, s in stack.items()}, avail,
+                                            replicas(template)))
         return scan
 
     def drift(self, tenants: Iterable[str] = (), source: str = "cli", actor: str = "cli") -> DriftJSON:
@@ -161,6 +167,17 @@ class Observer:
             "previous_scan_at": previous.finished_at.isoformat() if previous else None,
             "watcher_scan_at": watcher.finished_at.isoformat() if watcher else None,
         }
+
+
+def tasks_json(svc: ServiceState, nodes: Mapping[str, NodeState]) -> list[TaskJSON]:
+    """Each node's newest task of the service, by node name: what Swarm says runs where."""
+    out: list[TaskJSON] = []
+    for node_id, task in svc.per_node().items():
+        node = nodes.get(node_id)
+        out.append({"node": node.hostname if node else task.where, "node_state": node.state if node else "unknown",
+                    "availability": node.availability if node else "unknown", "state": task.state,
+                    "desired": task.desired, "digest": digest_of(task.image), "error": task.error or None})
+    return sorted(out, key=lambda t: t["node"])
 
 
 def not_onboarded(names: list[str]) -> NotFound:

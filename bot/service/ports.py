@@ -16,7 +16,7 @@ from bot.domain.freezes import Freeze
 from bot.domain.holds import Hold
 from bot.domain.jobs import Job
 from bot.domain.rollouts import RolloutRecord, StepRecord
-from bot.domain.running import ConvergeReport, ServiceReport, ServiceState
+from bot.domain.running import ConvergeReport, NodeState, ServiceReport, ServiceState
 from bot.service.rows import AuditRow, DeploymentRow, LockRow, NoticeRow, OutboxRow, ScanRow, TenantRow
 
 
@@ -78,6 +78,7 @@ class Swarm(Protocol):
 
     def stacks(self, tenants: Sequence[str] | None = None) -> dict[str, dict[str, ServiceState]]: ...
     def stack(self, tenant: str) -> dict[str, ServiceState]: ...
+    def nodes(self) -> dict[str, NodeState]: ...  # every node, by id, as the manager sees it now
     def deploy(self, tenant: str, compose: str, references: Mapping[str, str]) -> list[str]: ...  # what it re-pinned
     def remove_stack(self, tenant: str, timeout: float = 60.0) -> None: ...
     def ping(self) -> str: ...                    # raises when the engine does not answer; returns which it is

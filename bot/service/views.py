@@ -50,6 +50,18 @@ class FreezeJSON(TypedDict):
     at: str | None
 
 
+class TaskJSON(TypedDict):
+    """One node's newest task of a service: what Swarm says it runs there."""
+
+    node: str                              # hostname
+    node_state: str                        # ready | down | disconnected | unknown
+    availability: str                      # active | pause | drain
+    state: str                             # the task's Status.State (running, rejected, …)
+    desired: str                           # its DesiredState
+    digest: str | None                     # the digest its spec pins (what Swarm pulled by, on that node)
+    error: str | None                      # the engine's error, if any
+
+
 class ServiceStatusJSON(TypedDict):
     name: str
     image: str                             # the template's repository, without tag
@@ -61,6 +73,7 @@ class ServiceStatusJSON(TypedDict):
     registry_note: str | None
     held: HoldJSON | None                  # the tenant's hold on it (tagpin hold): its policy narrowed to that range
     drift: list[FindingJSON]
+    tasks: list[TaskJSON]                  # per node, its newest task, by node name
 
 
 class TenantStatusJSON(TypedDict):

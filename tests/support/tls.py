@@ -1,4 +1,5 @@
-"""A private CA made with the openssl CLI, and the real Debian docker-registry serving HTTPS with its cert."""
+"""A private CA made with the openssl CLI, and the real Debian docker-registry serving HTTPS with its cert (and, if
+asked, htpasswd Basic auth)."""
 
 from __future__ import annotations
 
@@ -47,10 +48,19 @@ def make_pki(folder: Path) -> Pki:
     return Pki(folder / "ca.crt", folder / "server.crt", folder / "server.key")
 
 
+def make_htpasswd(path: Path, users: dict[str, str]) -> Path:
+    """An htpasswd file as distribution's htpasswd auth reads it: `user:bcrypt-hash` lines (it accepts bcrypt only)."""
+    import bcrypt
+
+    path.write_text("".join(f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
+                            for user, password in users.items()))
+    return path
+
 
 @contextmanager
-def tls_registry(folder: Path, pki: Pki) -> Iterator[str]:
-    """`docker-registry serve` over HTTPS on a free loopback port (deletes enabled); yields host:port."""
+def tls_registry(folder: Path, pki: Pki, *, htpasswd: Path | None = None) -> Iterator[str]:
+    """`docker-registry serve` over HTTPS on a free loopback port (deletes enabled), with `auth: htpasswd` when
+    given one (every request then needs Basic credentials from it); yields host:port."""
     binary = shutil.which("docker-registry")
     if binary is None:
         unavailable("registry", "no docker-registry binary (apt-get install docker-registry)")
@@ -60,7 +70,8 @@ def tls_registry(folder: Path, pki: Pki) -> Iterator[str]:
     config.write_text(
         "version: 0.1\nlog: {level: error}\n"
         f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: 127.0.0.1:{port}, tls: {{certificate: {pki.cert}, key: {pki.key}}}}}\n")
+        f"http: {{addr: 127.0.0.1:{port}, tls: {{certificate: {pki.cert}, key: {pki.key}}}}}\n"
+        + (f"auth: {{htpasswd: {{realm: tagpin-test, path: {htpasswd}}}}}\n" if htpasswd is not None else ""))
     log = (folder / "registry.log").open("wb")
     process = subprocess.Popen([str(binary), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:

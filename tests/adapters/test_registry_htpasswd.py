@@ -17,18 +17,10 @@ from bot.adapters.registry import RegistryClient
 from bot.domain.references import parse_reference
 from bot.errors import RegistryAuthError
 from tests.support.oci import Pusher
-from tests.support.tls import Pki, make_htpasswd, make_pki, tls_registry
+from tests.support.tls import Pki, docker_login, make_htpasswd, make_pki, tls_registry
 
 USER, PASSWORD = "deployer", "s3cret-Pw-9"
 WRONG = "not-the-Pw-7"
-
-
-def docker_config(folder: Path, host: str, user: str, password: str) -> Path:
-    """A DOCKER_CONFIG folder whose config.json holds what `docker login host` stores: auths.<host>.auth."""
-    folder.mkdir(parents=True, exist_ok=True)
-    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
-    (folder / "config.json").write_text(json.dumps({"auths": {host: {"auth": auth}}}))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +51,7 @@ def test_the_registry_really_demands_credentials(private_registry: tuple[str, di
 def test_tags_and_digests_through_https_and_basic_auth(private_registry: tuple[str, dict[str, str]], pki: Pki,
                                                        tmp_path: Path) -> None:
     host, digests = private_registry
-    config = docker_config(tmp_path / "docker", host, USER, PASSWORD) / "config.json"
+    config = docker_login(tmp_path / "docker", host, USER, PASSWORD) / "config.json"
     with RegistryClient(ca_bundle=pki.ca, certs_dir=tmp_path, docker_config=config) as client:
         image = parse_reference(f"{host}/acme/app")
         assert set(client.tags(image)) == {"1.0.0", "1.1.0", "2.0.0", "2.0.0-amd64-child"}
@@ -70,7 +62,7 @@ def test_tags_and_digests_through_https_and_basic_auth(private_registry: tuple[s
 def test_wrong_password_is_one_error_naming_the_registry_never_the_password(
         private_registry: tuple[str, dict[str, str]], pki: Pki, tmp_path: Path) -> None:
     host, _ = private_registry
-    config = docker_config(tmp_path / "docker", host, USER, WRONG) / "config.json"
+    config = docker_login(tmp_path / "docker", host, USER, WRONG) / "config.json"
     with RegistryClient(ca_bundle=pki.ca, certs_dir=tmp_path, docker_config=config) as client, \
             pytest.raises(RegistryAuthError) as info:
         client.tags(parse_reference(f"{host}/acme/app"))
@@ -106,13 +98,13 @@ def test_the_cli_reads_docker_config_and_tagpin_registry_ca(private_registry: tu
     assert anonymous.stderr.strip().endswith(f"run `docker login {host}`")
     assert "Traceback" not in anonymous.stderr
 
-    wrong = _resolve(host, {**env, "DOCKER_CONFIG": str(docker_config(tmp_path / "wrong", host, USER, WRONG))})
+    wrong = _resolve(host, {**env, "DOCKER_CONFIG": str(docker_login(tmp_path / "wrong", host, USER, WRONG))})
     assert wrong.returncode == 1
     assert f"{host} refused the credentials from {tmp_path / 'wrong' / 'config.json'}" in wrong.stderr
     assert WRONG not in wrong.stderr + wrong.stdout
     assert base64.b64encode(f"{USER}:{WRONG}".encode()).decode() not in wrong.stderr + wrong.stdout
 
-    done = _resolve(host, {**env, "DOCKER_CONFIG": str(docker_config(tmp_path / "right", host, USER, PASSWORD))})
+    done = _resolve(host, {**env, "DOCKER_CONFIG": str(docker_login(tmp_path / "right", host, USER, PASSWORD))})
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert (answer["tag"], answer["digest"]) == ("1.1.0", digests["1.1.0"])

@@ -3,6 +3,9 @@ asked, htpasswd Basic auth)."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import shutil
 import socket
 import subprocess
@@ -57,6 +60,14 @@ def make_htpasswd(path: Path, users: dict[str, str]) -> Path:
     return path
 
 
+def docker_login(folder: Path, host: str, user: str, password: str) -> Path:
+    """A DOCKER_CONFIG folder whose config.json holds what `docker login host` stores: auths.<host>.auth."""
+    folder.mkdir(parents=True, exist_ok=True)
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (folder / "config.json").write_text(json.dumps({"auths": {host: {"auth": auth}}}))
+    return folder
+
+
 @contextmanager
 def tls_registry(folder: Path, pki: Pki, *, htpasswd: Path | None = None) -> Iterator[str]:
     """`docker-registry serve` over HTTPS on a free loopback port (deletes enabled), with `auth: htpasswd` when
@@ -91,3 +102,23 @@ def tls_registry(folder: Path, pki: Pki, *, htpasswd: Path | None = None) -> Ite
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@contextmanager
+def dockerd_trusts(host: str, ca: Path, certs_dir: Path = Path("/etc/docker/certs.d")) -> Iterator[Path]:
+    """dockerd trusts `ca` for `host`: it reads certs.d/<host:port>/ca.crt at each pull, with no restart. Makes exactly
+    that folder and removes it afterwards (certs.d as well, when this made it and nothing else is in it)."""
+    folder = certs_dir / host
+    made_certs_dir = not certs_dir.exists()
+    try:
+        folder.mkdir(parents=True)      # not exist_ok: never take over (and then delete) a folder someone else made
+    except PermissionError as exc:
+        unavailable("swarm", f"cannot create {folder} so that dockerd trusts the test CA: {exc}")
+    try:
+        shutil.copyfile(ca, folder / "ca.crt")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if made_certs_dir:
+            with contextlib.suppress(OSError):      # someone else's folder appeared meanwhile: leave it
+                certs_dir.rmdir()

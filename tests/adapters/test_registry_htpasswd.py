@@ -109,3 +109,8 @@ def test_the_cli_reads_docker_config_and_tagpin_registry_ca(private_registry: tu
     answer = json.loads(done.stdout)
     assert (answer["tag"], answer["digest"]) == ("1.1.0", digests["1.1.0"])
     assert answer["reference"] == f"{host}/acme/app:1.1.0@{digests['1.1.0']}"
+
+    docker_login(tmp_path / ".docker", host, USER, PASSWORD)        # no DOCKER_CONFIG: ~/.docker/config.json
+    by_home = _resolve(host, env)
+    assert by_home.returncode == 0, by_home.stderr
+    assert json.loads(by_home.stdout)["digest"] == digests["1.1.0"]

@@ -113,6 +113,17 @@ def test_deploy_from_an_https_registry_with_basic_auth_runs_the_pinned_digest(pr
     drift = private.json("drift", private.tenant)
     assert drift["findings"] == [] and drift["complete"] is True
 
+    # The password changed under the watcher: drift cannot judge, and says so (exit 4), never "no drift".
+    docker_login(Path(private.env["DOCKER_CONFIG"]), private.host, USER, "an-old-password")
+    blind = private.cli("drift", private.tenant, "--json")
+    assert blind.returncode == 4, blind.stderr
+    report = json.loads(blind.stdout)
+    assert report["complete"] is False
+    assert [(f["kind"], f["running"]) for f in report["findings"]] == [("unknown", pinned)]
+    assert f"{private.host} refused the credentials from {private.env['DOCKER_CONFIG']}/config.json" in \
+        report["findings"][0]["detail"]
+    assert "an-old-password" not in blind.stdout + blind.stderr
+
 
 def test_a_password_changed_under_the_deployer_refuses_the_deploy_naming_the_registry(private: Private) -> None:
     private.pusher.push(private.repo, "1.0.0")

@@ -52,8 +52,11 @@ def make_pki(folder: Path) -> Pki:
 
 
 def make_htpasswd(path: Path, users: dict[str, str]) -> Path:
-    """An htpasswd file as distribution's htpasswd auth reads it: `user:bcrypt-hash` lines (it accepts bcrypt only)."""
-    import bcrypt
+    """An htpasswd file as distribution's htpasswd auth reads it: `user:bcrypt-hash` lines (it takes bcrypt only)."""
+    try:
+        import bcrypt
+    except ImportError:
+        unavailable("registry", "no bcrypt module to write its htpasswd file (pip install -e '.[dev]')")
 
     path.write_text("".join(f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
                             for user, password in users.items()))

@@ -15,6 +15,7 @@ import docker.errors
 from bot import metrics
 from bot.adapters import docker_context
 from bot.adapters.engine_errors import last_line, short
+from bot.domain.platforms import node_platform
 from bot.domain.running import ServiceState, TaskState
 from bot.errors import SwarmError
 
@@ -170,6 +171,17 @@ class Swarm:
             if time.monotonic() > deadline:
                 raise SwarmError(f"stack {tenant} still has services {timeout:.0f} s after docker stack rm")
             time.sleep(0.5)
+
+    def platforms(self) -> frozenset[str]:
+        """The platforms of the nodes that take tasks (ready and active), as an index names them: one Engine call."""
+        found = set()
+        for node in self._call(self.client.api.nodes):
+            if (node.get("Status") or {}).get("State") != "ready" or (node.get("Spec") or {}).get(
+                    "Availability") != "active":
+                continue
+            platform = (node.get("Description") or {}).get("Platform") or {}
+            found.add(node_platform(str(platform.get("OS", "")), str(platform.get("Architecture", ""))))
+        return frozenset(found)
 
     def local_repo_digests(self, container_id: str) -> tuple[str, ...]:
         """The registry digests of the image a local container runs (empty when it is on another node)."""

@@ -128,3 +128,22 @@ def test_the_index_digest_is_pinned_proven_and_watched(multi: Multi) -> None:
     [app] = status["services"]  # type: ignore[misc]
     assert (app["running_digests"], app["drift"]) == ([second], [])
     assert _findings(multi, 0) == {}
+
+
+def test_an_index_no_node_can_run_is_refused_before_anything_is_applied(multi: Multi) -> None:
+    only_arm = multi.pusher.push_index(multi.repo, "1.0.0", platforms=("linux/arm64",)).digest
+
+    refused = multi.cli("deploy", multi.tenant, "--yes")
+    assert refused.returncode == 1, refused.stdout
+    assert refused.stderr.strip() == (
+        f"error: app: {multi.ref('1.0.0', only_arm)} is a multi-arch index with images for linux/arm64 only; this "
+        "swarm's nodes are linux/amd64: no node could pull it -- nothing was deployed")
+    left = subprocess.run(["docker", "service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace="
+                           f"{multi.tenant}"], capture_output=True, text=True, check=True)
+    assert left.stdout.strip() == ""                        # Swarm was never given the stack
+    assert json.loads(multi.cli("tenants").stdout)["tenants"] == []
+
+    both = multi.push("1.0.1")                              # the release built for both: deployed
+    deployed = multi.json("deploy", multi.tenant, "--yes")
+    assert deployed["outcome"] == "converged", deployed
+    assert {s["name"]: s["to"] for s in deployed["services"]} == {"app": multi.ref("1.0.1", both)}  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ MANIFEST_ACCEPT = ", ".join((
 ))
 PAGE_SIZE = 1000
 MAX_PAGES = 10_000
-CREATED_KEPT = 10_000          # build times, platforms remembered (content-addressed: a digest's never change)
+CREATED_KEPT = 10_000          # build times and platforms kept (content-addressed: they never change)
 _FRACTION = re.compile(r"(\.\d{6})\d+")   # Go writes nanoseconds; Python reads up to microseconds
 
 

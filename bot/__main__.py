@@ -53,7 +53,7 @@ def build_context(settings: Settings, migrate: bool = True) -> Context:
                     rollouts=Rollouts(store), releases=ReleasesSeen(store))
     swarm = cache(lambda: Swarm.from_env(settings.docker_environ))      # opened on first use, once
     return Context(settings, store, registry, swarm, tables, lambda: Converger(swarm(), poll=CONVERGE_POLL),
-                   builds=registry)
+                   builds=registry, platforms=registry)
 
 
 def started_context(settings: Settings) -> Context:

@@ -49,6 +49,10 @@ class NoDeployableTag(TagpinError):
     """No tag of the repository passes the policy."""
 
 
+class NoPlatform(NoDeployableTag):
+    """The chosen tag is a multi-arch index with no image for the platform of any node of the swarm."""
+
+
 class AmbiguousVersion(TagpinError):
     """Two spellings of one version (v1.2.3 and 1.2.3) point to different digests."""
 

@@ -23,16 +23,16 @@ from bot.adapters.registry_tls import DOCKER_CERTS_DIR, Trust, make_session
 from bot.domain.references import SHA256, ImageRef
 from bot.errors import RegistryError, RepositoryNotFound
 
+INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
 # Index types first: for a multi-arch tag we want the index digest, which is what Swarm pins.
 MANIFEST_ACCEPT = ", ".join((
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
+    *INDEX_TYPES,
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ))
 PAGE_SIZE = 1000
 MAX_PAGES = 10_000
-CREATED_KEPT = 10_000          # build times remembered (content-addressed: a digest's never changes)
+CREATED_KEPT = 10_000          # build times and platforms kept (content-addressed: they never change)
 _FRACTION = re.compile(r"(\.\d{6})\d+")   # Go writes nanoseconds; Python reads up to microseconds
 
 
@@ -68,6 +68,7 @@ class RegistryClient:
                                                     plain_ok=lambda h: plain_http_allowed(h, insecure)))
         self._listings: dict[tuple[str, str], tuple[Future[tuple[str, ...]], float]] = {}
         self._created: OrderedDict[tuple[str, str, str], datetime | None] = OrderedDict()
+        self._platforms: OrderedDict[tuple[str, str, str], tuple[str, ...]] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -160,6 +161,7 @@ class RegistryClient:
             return None  # deleted between listing and now: the caller moves to the next candidate
         found = head.headers.get("Docker-Content-Digest", "")
         if head.status_code == 200 and SHA256.fullmatch(found):
+            self._saw_type(image, found, head.headers.get("Content-Type", ""))
             return found
         # No (usable) header: the digest is by definition the sha256 of the exact manifest bytes.
         get = self._http.request("GET", url, kind="manifest_get", repository=image.repository,
@@ -169,7 +171,36 @@ class RegistryClient:
         if get.status_code != 200:
             raise RegistryError(f"{image.registry} answered HTTP {get.status_code} for manifest "
                                 f"{image.repository}:{tag}")
-        return "sha256:" + hashlib.sha256(get.content).hexdigest()
+        found = "sha256:" + hashlib.sha256(get.content).hexdigest()
+        self._saw_type(image, found, get.headers.get("Content-Type", ""))
+        return found
+
+    def _saw_type(self, image: ImageRef, digest: str, content_type: str) -> None:
+        """A manifest that is no index offers no platforms: known without asking again (content-addressed)."""
+        if content_type and content_type.split(";")[0].strip() not in INDEX_TYPES:
+            self._keep(self._platforms, (image.api_host, image.repository, digest), ())
+
+    def _keep(self, memo: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+        with self._lock:
+            memo[key] = value
+            memo.move_to_end(key)
+            while len(memo) > CREATED_KEPT:
+                memo.popitem(last=False)
+
+    def platforms(self, image: ImageRef, digest: str) -> tuple[str, ...]:
+        """The platforms ("linux/amd64", "linux/arm/v7") the index `digest` names has images for; () for a single
+        image. Asks the registry only about an index (or a digest `digest()` never answered), once per digest."""
+        key = (image.api_host, image.repository, digest)
+        with self._lock:
+            if key in self._platforms:
+                return self._platforms[key]
+        found: list[str] = []
+        for child in self._manifest(image, digest).get("manifests") or ():
+            platform = child.get("platform") if isinstance(child, dict) else None
+            if isinstance(platform, dict) and platform.get("os") not in (None, "", "unknown"):   # not attestations
+                found.append("/".join(str(platform[k]) for k in ("os", "architecture", "variant") if platform.get(k)))
+        self._keep(self._platforms, key, tuple(found))
+        return tuple(found)
 
     def created(self, image: ImageRef, digest: str) -> datetime | None:
         """When the image `digest` names was built: its config's `created` (of an index, its linux/amd64 image, or

@@ -15,6 +15,7 @@ import docker.errors
 from bot import metrics
 from bot.adapters import docker_context
 from bot.adapters.engine_errors import last_line, short
+from bot.domain.platforms import node_platform
 from bot.domain.running import NodeState, ServiceState, TaskState
 from bot.errors import SwarmError
 
@@ -49,10 +50,12 @@ def _task(raw: Mapping[str, Any], hostnames: Mapping[str, str]) -> TaskState:
 
 
 def _node(raw: Mapping[str, Any]) -> NodeState:
-    status, spec = raw.get("Status") or {}, raw.get("Spec") or {}
-    return NodeState(id=raw["ID"], hostname=(raw.get("Description") or {}).get("Hostname") or raw["ID"][:12],
+    status, spec, described = raw.get("Status") or {}, raw.get("Spec") or {}, raw.get("Description") or {}
+    platform = described.get("Platform") or {}
+    return NodeState(id=raw["ID"], hostname=described.get("Hostname") or raw["ID"][:12],
                      state=status.get("State", "unknown"), availability=spec.get("Availability", "active"),
-                     message=status.get("Message", ""))
+                     message=status.get("Message", ""),
+                     platform=node_platform(str(platform.get("OS", "")), str(platform.get("Architecture", ""))))
 
 
 class Swarm:
@@ -190,6 +193,10 @@ class Swarm:
             if time.monotonic() > deadline:
                 raise SwarmError(f"stack {tenant} still has services {timeout:.0f} s after docker stack rm")
             time.sleep(0.5)
+
+    def platforms(self) -> frozenset[str]:
+        """The platforms of the nodes that take tasks (ready and active), as an index names them: one Engine call."""
+        return frozenset(n.platform for n in self.nodes().values() if n.up and n.availability == "active")
 
     def local_repo_digests(self, container_id: str) -> tuple[str, ...]:
         """The registry digests of the image a local container runs (empty when it is on another node)."""

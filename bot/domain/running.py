@@ -31,6 +31,7 @@ class NodeState:
     state: str                 # Status.State: ready | down | disconnected | unknown
     availability: str          # Spec.Availability: active | pause | drain
     message: str = ""          # Status.Message ("heartbeat failure")
+    platform: str = ""         # as an image index names it: "linux/amd64"
 
     @property
     def up(self) -> bool:

@@ -17,7 +17,7 @@ from bot.domain.times import utcnow
 from bot.errors import StackError
 from bot.service.pending import TTL, Backend, Confirmations
 from bot.service.ports import Converger, Fleet, Jobs, Notices, Outbox, Poster, Rollouts, Seen, Store, Swarm
-from bot.service.resolve import Ages, BuildTimes, FirstSeen, Registry, ReleaseAges
+from bot.service.resolve import Ages, BuildTimes, FirstSeen, Platforms, Registry, ReleaseAges
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Context:
     poster: Poster | None = None            # the audit channel's poster; None: rows wait in the outbox
     owns_outbox: bool = False               # this process posts every pending row (the bot), not only its own
     builds: BuildTimes | None = None        # image build times (the registry client), for min_age
+    platforms: Platforms | None = None      # an index's platforms (the registry client): refuse what no node runs
     clock: Callable[[], datetime] = utcnow  # what freeze windows are judged against (tests set the time)
     freeze_override: str | None = None      # `tagpin rollout --override-freeze --reason R`: R, for each deploy
     _template_cache: dict[tuple[Path, float], StackTemplate] = field(default_factory=dict)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from bot.domain.plans import Plan, make_plan
+from bot.domain.plans import Plan, Running, make_plan
+from bot.domain.platforms import cannot_run
 from bot.domain.stacks import Pin, StackTemplate, fingerprint, render
 from bot.domain.versions import Version, parse_tag
+from bot.errors import NoPlatform
 from bot.service.context import Context
 from bot.service.fleet import held_services
 from bot.service.pending import Pending
@@ -53,6 +55,29 @@ def _still_held(template: StackTemplate, pins: Mapping[str, Pin]) -> bool:
     return True
 
 
+def check_platforms(ctx: Context, template: StackTemplate, current: Mapping[str, Running],
+                    pins: Mapping[str, Pin]) -> None:
+    """Refuse, before anything is applied, a multi-arch index no node of the swarm could pull. Swarm would say only
+    "No such image" after the stack was created -- the same words as for a node without credentials. A digest
+    already running is not asked about; nor is a single image (no extra request, nor Engine call, for those)."""
+    if ctx.platforms is None:
+        return
+    nodes: frozenset[str] | None = None
+    why: list[str] = []
+    for svc in template.services:
+        pin, running = pins.get(svc.name), current.get(svc.name)
+        if pin is None or (running is not None and running.digest == pin.digest):
+            continue
+        offered = ctx.platforms.platforms(svc.image, pin.digest)
+        if offered and nodes is None:
+            nodes = ctx.swarm.platforms()
+        reason = cannot_run(f"{svc.name}: {svc.image.pinned(pin.tag, pin.digest)}", offered, nodes or ())
+        if reason is not None:
+            why.append(reason)
+    if why:
+        raise NoPlatform("; ".join(why) + " -- nothing was deployed")
+
+
 def make(ctx: Context, tenant: str, command: Command, overrides: Mapping[str, str], allow_downgrade: bool,
          say: Say) -> Made:
     """The plan from what the template allows and the registry has now (a rollback: from the release line)."""
@@ -63,6 +88,7 @@ def make(ctx: Context, tenant: str, command: Command, overrides: Mapping[str, st
     current = current_pins(ctx, tenant)
     new_tenant = ctx.store.tenant(tenant) is None
     pins = targets(ctx, template, current, overrides, allow_downgrade, notes)
+    check_platforms(ctx, template, current, pins)
     plan = make_plan(tenant, new_tenant, template.services, current, pins)
     compose = render(template, tenant, pins)          # render validates what it wrote
     say("planned", "; ".join([*plan.risks, *notes]) or "no risks")

@@ -30,6 +30,12 @@ class BuildTimes(Protocol):
     def created(self, image: ImageRef, digest: str) -> datetime | None: ...
 
 
+class Platforms(Protocol):
+    """The platforms a multi-arch index has images for ("linux/amd64"); () for a single image (the registry client)."""
+
+    def platforms(self, image: ImageRef, digest: str) -> tuple[str, ...]: ...
+
+
 class FirstSeen(Protocol):
     """When tagpin first saw a digest (bot.adapters.releases.ReleasesSeen): recorded now if never before."""
 

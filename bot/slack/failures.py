@@ -18,6 +18,8 @@ HINTS: tuple[tuple[type[errors.TagpinError], str], ...] = (
     (errors.UsageError, "Nothing was changed. Try `/tagpin help`."),
     (errors.RegistryUnavailable, "The registry did not answer; try again in a minute."),
     (errors.RegistryAuthError, "An operator must fix the registry credentials of the bot."),
+    (errors.NoPlatform, "Nothing was changed. Push the release built for the nodes' platform as well "
+                        "(docker buildx build --platform …)."),
     (errors.NoDeployableTag, "Push a tag the service's policy allows, or change the policy (x-tagpin)."),
     (errors.StackError, "An operator must fix the stack template (TAGPIN_STACK_TEMPLATE)."),
     (errors.SwarmError, "Nothing more was changed; ask an operator to check the Swarm."),

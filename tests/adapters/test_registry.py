@@ -102,3 +102,22 @@ def test_build_time_is_the_config_created_read_once_per_digest(registry: str, pu
         assert client.stats == asked
         with pytest.raises(RegistryError, match=r"answered HTTP 404 for manifest .*@sha256:0000"):
             client.created(image, "sha256:" + "0" * 64)
+
+
+def test_an_index_s_platforms_are_asked_once_and_a_single_image_s_never(registry: str, pusher: Pusher,
+                                                                        unique: str) -> None:
+    repo = f"tagpin-test/{unique}/platforms"
+    plain = pusher.push(repo, "1.0.0").digest
+    index = pusher.push_index(repo, "2.0.0", platforms=("linux/amd64", "linux/arm64")).digest
+    with RegistryClient() as client:
+        image = parse_reference(f"{registry}/{repo}")
+        assert (client.digest(image, "1.0.0"), client.digest(image, "2.0.0")) == (plain, index)
+        asked = dict(client.stats)
+        assert client.platforms(image, plain) == ()          # the HEAD said it is no index: nothing to ask
+        assert client.stats == asked
+        assert client.platforms(image, index) == ("linux/amd64", "linux/arm64")
+        assert client.platforms(image, index) == ("linux/amd64", "linux/arm64")
+        assert client.stats == {**asked, "manifest_get": asked.get("manifest_get", 0) + 1}
+    with RegistryClient() as fresh:                           # a digest it never looked up: asked, then known
+        assert fresh.platforms(image, plain) == ()
+        assert fresh.stats["manifest_get"] == 1

@@ -171,3 +171,14 @@ def test_waits_sharing_reads_cost_one_read_a_round_for_every_tenant_and_never_a_
     finally:
         for n in names:
             remove_stack(n)
+
+
+def test_the_nodes_platforms_are_named_as_an_index_names_them(swarm: Any) -> None:
+    import platform
+
+    from bot.domain.platforms import node_platform
+
+    adapter = Swarm.from_env()
+    before = adapter.api_calls
+    assert adapter.platforms() == {node_platform("linux", platform.machine())}   # this single node: linux/amd64
+    assert adapter.api_calls - before == 1

@@ -59,11 +59,14 @@ def _busybox_layer() -> tuple[bytes, bytes]:
 class Pusher:
     """Uploads blobs and manifests to one registry (plain http on loopback, or https trusting `ca`)."""
 
-    def __init__(self, registry: str = "127.0.0.1:5000", *, ca: str | None = None) -> None:
-        """`ca`: a CA bundle path, to push over https to a registry with a private CA."""
+    def __init__(self, registry: str = "127.0.0.1:5000", *, ca: str | None = None,
+                 auth: tuple[str, str] | None = None) -> None:
+        """`ca`: a CA bundle path, to push over https to a registry with a private CA; `auth`: (user, password)
+        sent as Basic on every request (a registry with htpasswd auth)."""
         self.base = f"{'https' if ca else 'http'}://{registry}"
         self.registry = registry
         self.http = requests.Session()
+        self.http.auth = auth
         if ca:
             self.http.verify = ca
             self.http.trust_env = False  # else REQUESTS_CA_BUNDLE overrides a session's verify (requests#3829)
@@ -89,14 +92,15 @@ class Pusher:
 
     def push(self, repo: str, tag: str, content: str | None = None, *,
              cmd: tuple[str, ...] = ("/bin/sleep", "3600"), media_type: str = DOCKER_MANIFEST,
-             created: str | None = None) -> Pushed:
+             created: str | None = None, architecture: str = "amd64") -> Pushed:
         """Push a runnable image; `content` goes into /VERSION so distinct content gives distinct digests;
-        `created` (RFC 3339) is the config's build time (none by default, as a reproducible build may leave it)."""
+        `created` (RFC 3339) is the config's build time (none by default, as a reproducible build may leave it);
+        an empty `tag` pushes the manifest by its digest, untagged."""
         gz, raw = _busybox_layer()
         marker = _tar({"VERSION": f"{content if content is not None else tag}\n".encode()})
         marker_gz = gzip.compress(marker, mtime=0)
         config = json.dumps({
-            "architecture": "amd64", "os": "linux",
+            "architecture": architecture, "os": "linux",
             "config": {"Cmd": list(cmd), "Env": ["PATH=/bin"]},
             "rootfs": {"type": "layers", "diff_ids": [_sha(raw), _sha(marker)]},
             **({"created": created} if created is not None else {}),
@@ -114,19 +118,35 @@ class Pusher:
                 {"mediaType": layer_type, "size": len(marker_gz), "digest": self._blob(repo, marker_gz)},
             ],
         }, sort_keys=True).encode()
-        return Pushed(repo, tag, self._manifest(repo, tag, manifest, media_type))
+        return Pushed(repo, tag, self._manifest(repo, tag or _sha(manifest), manifest, media_type))
 
-    def push_index(self, repo: str, tag: str, content: str | None = None, created: str | None = None) -> Pushed:
-        """Push a one-platform OCI index (multi-arch shape) whose child is an OCI manifest."""
-        child = self.push(repo, f"{tag}-amd64-child", content, media_type=OCI_MANIFEST, created=created)
-        body = self.http.get(f"{self.base}/v2/{repo}/manifests/{child.digest}", timeout=30,
-                             headers={"Accept": OCI_MANIFEST}).content
-        index = json.dumps({
-            "schemaVersion": 2, "mediaType": OCI_INDEX,
-            "manifests": [{"mediaType": OCI_MANIFEST, "size": len(body), "digest": child.digest,
-                           "platform": {"architecture": "amd64", "os": "linux"}}],
-        }, sort_keys=True).encode()
+    def push_index(self, repo: str, tag: str, content: str | None = None, created: str | None = None, *,
+                   platforms: tuple[str, ...] = ("linux/amd64",),
+                   contents: dict[str, str] | None = None) -> Pushed:
+        """Push an OCI index (multi-arch shape) with one OCI image manifest per platform ("linux/amd64",
+        "linux/arm64"). Each child carries the same busybox layer (an arm64 child is never run) and its /VERSION
+        is `contents[platform]`, else `content`, else `<tag>-<arch>-child`. The linux/amd64 child is also tagged
+        `<tag>-amd64-child`, as before; other children are pushed by digest only."""
+        entries = []
+        for platform in platforms:
+            os_name, _, arch = platform.partition("/")
+            child_tag = f"{tag}-amd64-child" if platform == "linux/amd64" else ""
+            marker = (contents or {}).get(platform, content if content is not None else f"{tag}-{arch}-child")
+            child = self.push(repo, child_tag, marker, media_type=OCI_MANIFEST, created=created, architecture=arch)
+            body = self.http.get(f"{self.base}/v2/{repo}/manifests/{child.digest}", timeout=30,
+                                 headers={"Accept": OCI_MANIFEST}).content
+            entries.append({"mediaType": OCI_MANIFEST, "size": len(body), "digest": child.digest,
+                            "platform": {"architecture": arch, "os": os_name}})
+        index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries},
+                           sort_keys=True).encode()
         return Pushed(repo, tag, self._manifest(repo, tag, index, OCI_INDEX))
+
+    def children(self, repo: str, reference: str) -> dict[str, str]:
+        """An index's child digests by platform ("linux/amd64" → sha256:…)."""
+        got = self.http.get(f"{self.base}/v2/{repo}/manifests/{reference}", timeout=30, headers={"Accept": OCI_INDEX})
+        got.raise_for_status()
+        return {f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"]
+                for m in got.json()["manifests"]}
 
     def delete_tag(self, repo: str, tag: str) -> None:
         """Delete the manifest a tag points to (the registry must allow deletes)."""

@@ -1,7 +1,11 @@
-"""A private CA made with the openssl CLI, and the real Debian docker-registry serving HTTPS with its cert."""
+"""A private CA made with the openssl CLI, and the real Debian docker-registry serving HTTPS with its cert (and, if
+asked, htpasswd Basic auth)."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import shutil
 import socket
 import subprocess
@@ -47,10 +51,30 @@ def make_pki(folder: Path) -> Pki:
     return Pki(folder / "ca.crt", folder / "server.crt", folder / "server.key")
 
 
+def make_htpasswd(path: Path, users: dict[str, str]) -> Path:
+    """An htpasswd file as distribution's htpasswd auth reads it: `user:bcrypt-hash` lines (it takes bcrypt only)."""
+    try:
+        import bcrypt
+    except ImportError:
+        unavailable("registry", "no bcrypt module to write its htpasswd file (pip install -e '.[dev]')")
+
+    path.write_text("".join(f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()}\n"
+                            for user, password in users.items()))
+    return path
+
+
+def docker_login(folder: Path, host: str, user: str, password: str) -> Path:
+    """A DOCKER_CONFIG folder whose config.json holds what `docker login host` stores: auths.<host>.auth."""
+    folder.mkdir(parents=True, exist_ok=True)
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (folder / "config.json").write_text(json.dumps({"auths": {host: {"auth": auth}}}))
+    return folder
+
 
 @contextmanager
-def tls_registry(folder: Path, pki: Pki) -> Iterator[str]:
-    """`docker-registry serve` over HTTPS on a free loopback port (deletes enabled); yields host:port."""
+def tls_registry(folder: Path, pki: Pki, *, htpasswd: Path | None = None) -> Iterator[str]:
+    """`docker-registry serve` over HTTPS on a free loopback port (deletes enabled), with `auth: htpasswd` when
+    given one (every request then needs Basic credentials from it); yields host:port."""
     binary = shutil.which("docker-registry")
     if binary is None:
         unavailable("registry", "no docker-registry binary (apt-get install docker-registry)")
@@ -60,7 +84,8 @@ def tls_registry(folder: Path, pki: Pki) -> Iterator[str]:
     config.write_text(
         "version: 0.1\nlog: {level: error}\n"
         f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: 127.0.0.1:{port}, tls: {{certificate: {pki.cert}, key: {pki.key}}}}}\n")
+        f"http: {{addr: 127.0.0.1:{port}, tls: {{certificate: {pki.cert}, key: {pki.key}}}}}\n"
+        + (f"auth: {{htpasswd: {{realm: tagpin-test, path: {htpasswd}}}}}\n" if htpasswd is not None else ""))
     log = (folder / "registry.log").open("wb")
     process = subprocess.Popen([str(binary), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -80,3 +105,23 @@ def tls_registry(folder: Path, pki: Pki) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@contextmanager
+def dockerd_trusts(host: str, ca: Path, certs_dir: Path = Path("/etc/docker/certs.d")) -> Iterator[Path]:
+    """dockerd trusts `ca` for `host`: it reads certs.d/<host:port>/ca.crt at each pull, with no restart. Makes exactly
+    that folder and removes it afterwards (certs.d as well, when this made it and nothing else is in it)."""
+    folder = certs_dir / host
+    made_certs_dir = not certs_dir.exists()
+    try:
+        folder.mkdir(parents=True)      # not exist_ok: never take over (and then delete) a folder someone else made
+    except PermissionError as exc:
+        unavailable("swarm", f"cannot create {folder} so that dockerd trusts the test CA: {exc}")
+    try:
+        shutil.copyfile(ca, folder / "ca.crt")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if made_certs_dir:
+            with contextlib.suppress(OSError):      # someone else's folder appeared meanwhile: leave it
+                certs_dir.rmdir()

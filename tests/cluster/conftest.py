@@ -40,6 +40,10 @@ class Lab:
             raise AssertionError(f"docker {' '.join(argv)} on {node}: {done.stderr.strip()}")
         return done.stdout
 
+    def log(self, node: str) -> str:
+        """What the node's dockerd has logged (swarm-lab.sh keeps it beside the node's data root)."""
+        return Path(f"/var/lib/tagpin-lab/{node}.log").read_text(errors="replace")
+
     def script(self, *argv: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["bash", str(LAB), *argv], capture_output=True, text=True, timeout=300, check=False)
 

@@ -19,9 +19,9 @@ from tests.conftest import unavailable
 from tests.support.processes import free_port
 
 # RFC 5280 shapes that strict verifiers accept: a CA that may sign (openssl.cnf's v3_ca plus keyUsage), and a
-# leaf for serverAuth naming 127.0.0.1.
+# leaf for serverAuth naming the registry's address (127.0.0.1 unless told).
 _LEAF_EXT = ("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-             "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n"
+             "extendedKeyUsage=serverAuth\nsubjectAltName=IP:{address}\n"
              "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
 
 
@@ -36,16 +36,17 @@ def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
-def make_pki(folder: Path) -> Pki:
+def make_pki(folder: Path, address: str = "127.0.0.1") -> Pki:
+    """A test CA and a server certificate it signed for `address` (an IP)."""
     if shutil.which("openssl") is None:
         unavailable("openssl", "no openssl CLI (apt-get install openssl)")
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "leaf.ext").write_text(_LEAF_EXT)
+    (folder / "leaf.ext").write_text(_LEAF_EXT.format(address=address))
     _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
              "-subj", "/CN=tagpin test CA", "-keyout", "ca.key", "-out", "ca.crt",
              "-extensions", "v3_ca", "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder)
     _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
-             "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr", cwd=folder)
+             f"/CN={address}", "-keyout", "server.key", "-out", "server.csr", cwd=folder)
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
              "-days", "2", "-extfile", "leaf.ext", "-out", "server.crt", cwd=folder)
     return Pki(folder / "ca.crt", folder / "server.crt", folder / "server.key")
@@ -72,9 +73,11 @@ def docker_login(folder: Path, host: str, user: str, password: str) -> Path:
 
 
 @contextmanager
-def tls_registry(folder: Path, pki: Pki, *, htpasswd: Path | None = None) -> Iterator[str]:
-    """`docker-registry serve` over HTTPS on a free loopback port (deletes enabled), with `auth: htpasswd` when
-    given one (every request then needs Basic credentials from it); yields host:port."""
+def tls_registry(folder: Path, pki: Pki, *, htpasswd: Path | None = None, address: str = "127.0.0.1"
+                 ) -> Iterator[str]:
+    """`docker-registry serve` over HTTPS on a free port of `address` (loopback, or the swarm lab's bridge;
+    deletes enabled), with `auth: htpasswd` when given one (every request then needs Basic credentials from it);
+    yields host:port."""
     binary = shutil.which("docker-registry")
     if binary is None:
         unavailable("registry", "no docker-registry binary (apt-get install docker-registry)")
@@ -84,7 +87,7 @@ def tls_registry(folder: Path, pki: Pki, *, htpasswd: Path | None = None) -> Ite
     config.write_text(
         "version: 0.1\nlog: {level: error}\n"
         f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: 127.0.0.1:{port}, tls: {{certificate: {pki.cert}, key: {pki.key}}}}}\n"
+        f"http: {{addr: {address}:{port}, tls: {{certificate: {pki.cert}, key: {pki.key}}}}}\n"
         + (f"auth: {{htpasswd: {{realm: tagpin-test, path: {htpasswd}}}}}\n" if htpasswd is not None else ""))
     log = (folder / "registry.log").open("wb")
     process = subprocess.Popen([str(binary), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
@@ -92,7 +95,7 @@ def tls_registry(folder: Path, pki: Pki, *, htpasswd: Path | None = None) -> Ite
         deadline = time.monotonic() + 20
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                socket.create_connection((address, port), timeout=1).close()
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
@@ -100,7 +103,7 @@ def tls_registry(folder: Path, pki: Pki, *, htpasswd: Path | None = None) -> Ite
                     raise RuntimeError(f"docker-registry did not listen on {port}: "
                                        f"{(folder / 'registry.log').read_text()[-2000:]}") from None
                 time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
+        yield f"{address}:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -17,6 +17,9 @@ for arg in "$@"; do
   esac
 done
 
+# shellcheck source=scripts/registry.sh
+source "$(dirname "$0")/registry.sh"
+
 say() { printf 'services: %s\n' "$*" >&2; }
 need_root() { [[ $(id -u) == 0 ]] || { say "must run as root (installs packages, starts dockerd)"; exit 1; }; }
 
@@ -60,18 +63,8 @@ init_swarm() {
 
 start_registry() {
   if curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1; then return 0; fi
-  mkdir -p "$STATE_DIR/registry"
-  cat >"$STATE_DIR/registry.yml" <<YML
-version: 0.1
-log: {level: warn}
-storage: {filesystem: {rootdirectory: $STATE_DIR/registry}, delete: {enabled: true}}
-http: {addr: $REGISTRY_ADDR}
-YML
   say "starting registry on $REGISTRY_ADDR"
-  nohup docker-registry serve "$STATE_DIR/registry.yml" >"$LOG_DIR/tagpin-registry.log" 2>&1 &
-  for _ in $(seq 1 60); do curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1 && return 0; sleep 0.5; done
-  say "registry did not come up; see $LOG_DIR/tagpin-registry.log"; tail -20 "$LOG_DIR/tagpin-registry.log" >&2
-  exit 1
+  serve_registry "$REGISTRY_ADDR" "$STATE_DIR" "$LOG_DIR/tagpin-registry.log" || exit 1
 }
 
 # Debian's PostgreSQL as a cluster of our own: its own data directory, 127.0.0.1 only, port 5433 (Debian's default

@@ -21,6 +21,9 @@ REGISTRY_PORT=${TAGPIN_LAB_REGISTRY_PORT:-5100}
 REGISTRY=$NET.1:$REGISTRY_PORT
 NODES=(lab-manager lab-worker1 lab-worker2)
 
+# shellcheck source=scripts/registry.sh
+source "$(dirname "$0")/registry.sh"
+
 say() { printf 'swarm-lab: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
@@ -95,19 +98,9 @@ start_node() {
 start_registry() {
   local pidfile="$RUN_DIR/registry.pid"
   if alive "$pidfile" && curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1; then return 0; fi
-  mkdir -p "$LAB_DIR/registry" "$RUN_DIR"
-  cat >"$LAB_DIR/registry.yml" <<EOF
-version: 0.1
-log: {level: warn}
-storage: {filesystem: {rootdirectory: $LAB_DIR/registry}, delete: {enabled: true}}
-http: {addr: $REGISTRY}
-EOF
+  mkdir -p "$RUN_DIR" "$LAB_DIR"
   say "starting the lab registry on $REGISTRY"
-  nohup docker-registry serve "$LAB_DIR/registry.yml" >>"$LAB_DIR/registry.log" 2>&1 &
-  echo $! >"$pidfile"
-  local _
-  for _ in $(seq 1 60); do curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1 && return 0; sleep 0.25; done
-  die "the lab registry did not come up (log: $LAB_DIR/registry.log)"
+  serve_registry "$REGISTRY" "$LAB_DIR" "$LAB_DIR/registry.log" "$pidfile" || die "the lab registry did not come up"
 }
 
 swarm_up() {

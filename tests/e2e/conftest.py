@@ -37,6 +37,22 @@ networks:
   hostnet: {{external: true, name: host}}
 """
 
+# One service `app` from {registry}/{repo}, any 1.x, two replicas: for tests of one image's path to the nodes.
+ONE_APP = """\
+version: "3.8"
+services:
+  app:
+    image: {registry}/{repo}
+    x-tagpin: {{constraint: "^1"}}
+    networks: [hostnet]
+    stop_grace_period: 1s
+    deploy:
+      replicas: 2
+      update_config: {{parallelism: 2, monitor: 1s}}
+networks:
+  hostnet: {{external: true, name: host}}
+"""
+
 
 @dataclass
 class Tenant:

@@ -13,24 +13,10 @@ import pytest
 
 from bot.adapters.converge import Converger
 from bot.adapters.swarm import Swarm
-from tests.e2e.conftest import remove_stack
+from tests.e2e.conftest import ONE_APP, remove_stack
 from tests.support.oci import Pusher
 
 PLATFORMS = ("linux/amd64", "linux/arm64")
-TEMPLATE = """\
-version: "3.8"
-services:
-  app:
-    image: {registry}/{repo}
-    x-tagpin: {{constraint: "^1"}}
-    networks: [hostnet]
-    stop_grace_period: 1s
-    deploy:
-      replicas: 2
-      update_config: {{parallelism: 2, monitor: 1s}}
-networks:
-  hostnet: {{external: true, name: host}}
-"""
 
 
 @dataclass
@@ -66,7 +52,7 @@ class Multi:
 def multi(registry: str, swarm: object, tmp_path: Path, unique: str) -> Iterator[Multi]:
     repo = f"multi{unique}/app"
     template = tmp_path / "stack.yml"
-    template.write_text(TEMPLATE.format(registry=registry, repo=repo))
+    template.write_text(ONE_APP.format(registry=registry, repo=repo))
     env = {**os.environ, "HOME": str(tmp_path), "TAGPIN_STACK_TEMPLATE": str(template),
            "TAGPIN_DATABASE_URL": f"sqlite:///{tmp_path / 't.db'}", "TAGPIN_CONVERGE_TIMEOUT": "60",
            "TAGPIN_REGISTRY_CACHE_TTL": "0.001", "TAGPIN_ACTOR": "tester"}

@@ -12,25 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import remove_stack
+from tests.e2e.conftest import ONE_APP, remove_stack
 from tests.support.oci import Pusher
 from tests.support.tls import docker_login, dockerd_trusts, make_htpasswd, make_pki, tls_registry
 
 USER, PASSWORD = "deployer", "Pw-for-the-swarm-3"
-TEMPLATE = """\
-version: "3.8"
-services:
-  app:
-    image: {registry}/{repo}
-    x-tagpin: {{constraint: "^1"}}
-    networks: [hostnet]
-    stop_grace_period: 1s
-    deploy:
-      replicas: 2
-      update_config: {{parallelism: 2, monitor: 1s}}
-networks:
-  hostnet: {{external: true, name: host}}
-"""
 
 
 @dataclass
@@ -62,7 +48,7 @@ def private(swarm: object, tmp_path: Path, unique: str) -> Iterator[Private]:
             dockerd_trusts(host, pki.ca):
         repo = f"private{unique}/app"
         template = tmp_path / "stack.yml"
-        template.write_text(TEMPLATE.format(registry=host, repo=repo))
+        template.write_text(ONE_APP.format(registry=host, repo=repo))
         env = {k: v for k, v in os.environ.items() if k not in ("TAGPIN_REGISTRY_CA", "DOCKER_CONFIG")}
         env.update({"HOME": str(tmp_path), "DOCKER_CONFIG": str(docker_login(tmp_path / "docker", host, USER,
                                                                                PASSWORD)),

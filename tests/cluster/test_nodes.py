@@ -3,6 +3,7 @@ drained node, placement constraints -- each proven from every node's own dockerd
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -22,8 +23,8 @@ GLOBAL = """\
 """
 
 
-def tasks(t: LabTenant, service: str = "frontend") -> dict[str, dict[str, object]]:
-    status = t.json("status", t.name)
+def tasks(t: LabTenant, service: str = "frontend", tenant: str | None = None) -> dict[str, dict[str, object]]:
+    status = t.json("status", tenant or t.name)
     svc = next(s for s in status["services"] if s["name"] == service)
     return {task["node"]: task for task in svc["tasks"]}
 
@@ -154,3 +155,47 @@ def test_placement_constraints_are_honoured_and_an_impossible_one_is_said(lab_te
     assert "partial_rollout" in status, status
     detail = " ".join(f["detail"] for f in t.json("drift", t.name)["findings"])
     assert "placed on no node: no suitable node" in detail, detail
+
+
+def test_a_rollout_halts_at_the_tenant_whose_node_cannot_pull_and_resumes_nothing_twice(
+        lab_tenant: LabTenant) -> None:
+    """Three tenants in waves 1,100% on the lab; worker 2 cannot pull: the canary fails there and is rolled back,
+    naming the node; the second wave is never touched. With the route back, a new rollout takes every tenant."""
+    t = lab_tenant
+    names = [f"{t.name}{s}" for s in "abc"]
+    first = t.push("frontend", "1.0.0")
+    t.write(GLOBAL)
+    try:
+        for name in names:
+            assert t.cli("deploy", name, "--yes").returncode == 0
+        updated = {n: t.lab.docker("service", "inspect", f"{n}_frontend", "--format", "{{.UpdatedAt}}").strip()
+                   for n in names}
+        target = t.push("frontend", "1.1.0")
+        t.lab.block_registry("lab-worker2")
+        done = t.cli("rollout", "--tenants", ",".join(names), "--waves", "1,100%", "--yes", "--json")
+        assert done.returncode != 0, done.stdout + done.stderr
+        result = json.loads(done.stdout)
+        assert result["outcome"] == "halted", result
+        [canary] = result["results"]
+        assert sorted(result["untouched"]) == names[1:], result
+        print(canary["message"])
+        assert canary["tenant"] == names[0] and canary["outcome"] == "rolled_back"
+        assert "lab-worker2 could not" in canary["message"] and "No such image" in canary["message"]
+        for name in names[1:]:         # the second wave: not a single spec update
+            assert t.lab.docker("service", "inspect", f"{name}_frontend", "--format",
+                                "{{.UpdatedAt}}").strip() == updated[name]
+        for name in names:
+            spec = t.lab.docker("service", "inspect", f"{name}_frontend", "--format",
+                                "{{.Spec.TaskTemplate.ContainerSpec.Image}}").strip()
+            assert spec.endswith(first), (name, spec)
+
+        t.lab.unblock_registry("lab-worker2")
+        again = t.cli("rollout", "--tenants", ",".join(names), "--waves", "1,100%", "--yes", "--json")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert json.loads(again.stdout)["outcome"] == "converged"
+        for name in names:
+            assert {task["node"]: task["digest"] for task in tasks(t, "frontend", name).values()} == \
+                dict.fromkeys(NODES, target)
+    finally:
+        for name in names:
+            t.lab.docker("stack", "rm", name, check=False)

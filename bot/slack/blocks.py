@@ -59,6 +59,14 @@ def _kinds(service: ServiceStatusJSON) -> list[str]:
     return [d["kind"] for d in service["drift"]] or ["ok"]
 
 
+def _nodes(service: ServiceStatusJSON) -> str:
+    """The nodes where something is wrong for this service: not ready, or its task there rejected or failed."""
+    bad = [f"{t['node']} {t['node_state']}" for t in service.get("tasks", []) if t["node_state"] != "ready"]
+    bad += [f"{t['node']}: {t['error'][:120]}" for t in service.get("tasks", [])
+            if t["node_state"] == "ready" and t["error"] and t["state"] in ("rejected", "failed")]
+    return f" · nodes: {'; '.join(bad[:3])}" + (f" (+{len(bad) - 3})" if len(bad) > 3 else "") if bad else ""
+
+
 def status(data: TenantStatusJSON) -> Message:
     tenant, services = data["tenant"], data["services"]
     # Services with drift first: what is cut for room is what is fine, and the summary counts it anyway.
@@ -75,7 +83,8 @@ def status(data: TenantStatusJSON) -> Message:
         replicas = f"{s['replicas']['running']}/{s['replicas']['desired']}"
         spec = tag(s["spec_reference"]) if s["spec_reference"] else "not running"
         best = s["available"]["tag"] if s["available"] else "?"
-        lines.append(f"• `{s['name']}` {spec} ({replicas}) · newest allowed {best} · {', '.join(_kinds(s))}")
+        lines.append(f"• `{s['name']}` {spec} ({replicas}) · newest allowed {best}{_nodes(s)} · "
+                     f"{', '.join(_kinds(s))}")
     page = Page()
     page.lines([head])
     notes = sorted({s["registry_note"] for s in services if s["registry_note"]})

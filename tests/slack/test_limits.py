@@ -274,3 +274,15 @@ def test_the_checker_agrees_with_slack_sdk_where_the_sdk_checks() -> None:
         with pytest.raises(SlackObjectFormationError):
             parsed.validate_json()
         assert limits.violations([bad])
+
+
+def test_status_names_the_nodes_where_a_service_is_in_trouble() -> None:
+    data = _status(2)
+    task = {"availability": "active", "desired": "running", "digest": D1, "error": None}
+    data["services"][0]["tasks"] = [
+        {**task, "node": "lab-manager", "node_state": "ready", "state": "running"},
+        {**task, "node": "lab-worker1", "node_state": "ready", "state": "rejected", "error": "No such image: x"},
+        {**task, "node": "lab-worker2", "node_state": "down", "state": "assigned"}]
+    lines = [line for line in _text_above_buttons(blocks.status(data)).splitlines() if "service-000" in line]
+    assert lines and " · nodes: lab-worker2 down; lab-worker1: No such image: x · " in lines[0], lines
+    assert "lab-manager" not in lines[0]

@@ -152,23 +152,26 @@ stop_node() {
     [[ -n $pids ]] && kill -9 $pids 2>/dev/null || true
   fi
   local cg
-  for cg in /sys/fs/cgroup/tagpin-lab-"$node" /sys/fs/cgroup/*/tagpin-lab-"$node"; do
-    [[ -d $cg ]] || continue
+  while read -r cg; do
     find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-  done
+  done < <(lab_cgroups "tagpin-lab-$node")
+}
+
+lab_cgroups() {  # every cgroup dir named $1 in any hierarchy, also under the cgroup this shell was put in
+  find /sys/fs/cgroup -maxdepth 7 -type d -name "$1" -prune 2>/dev/null || true
 }
 
 remove_cgroups() {
-  local cg _
-  for _ in 1 2 3 4 5; do
-    local left=0
-    for cg in /sys/fs/cgroup/tagpin-lab-* /sys/fs/cgroup/*/tagpin-lab-*; do
-      [[ -d $cg ]] || continue
+  local cg _ left
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    left=0
+    while read -r cg; do
       find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || left=1
-    done
+    done < <(lab_cgroups 'tagpin-lab-*')
     ((left)) || return 0
     sleep 0.5
   done
+  say "left cgroups it could not remove: $(lab_cgroups 'tagpin-lab-*' | tr '\n' ' ')"
 }
 
 unmount_all() {  # every mount under the lab's dirs, deepest first

@@ -17,9 +17,11 @@ Prints figures; exits 1 when a run did not do what it set out to (a target misse
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 from _fleet import Body, Fleet, parser, run
 from _support import Workspace
@@ -62,6 +64,23 @@ def settled(timeout: float = 600) -> float:
     raise RuntimeError(f"the fleet's tasks did not all start within {timeout:.0f} s")
 
 
+def swarm_update_seconds(service: str) -> float:
+    """How long Swarm's own rolling update of `service` took, from its UpdateStatus (what no tagpin change can cut)."""
+    shown = subprocess.run(["docker", "service", "inspect", service, "--format", "{{json .UpdateStatus}}"],
+                           capture_output=True, text=True, check=True).stdout
+    status = json.loads(shown) or {}
+
+    def at(key: str) -> datetime:
+        whole, _, fraction = status[key].rstrip("Z").partition(".")
+        return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00")
+    return (at("CompletedAt") - at("StartedAt")).total_seconds()
+
+
+def rounds(waves: list[int], parallel: int) -> int:
+    """Deploys in a row the waves need at this parallelism, each wave waiting for its last: the ratio's floor."""
+    return sum(-(-n // parallel) for n in waves)
+
+
 def body(args: argparse.Namespace) -> Body:
     def measure(f: Fleet, kind: str, ws: Workspace) -> tuple[bool, dict[str, float]]:
         print(f"  every task running after {settled():.0f} s", flush=True)
@@ -71,7 +90,10 @@ def body(args: argparse.Namespace) -> Body:
         one = Deployer(ctx).deploy(f.tenants[0], "bench", confirm=lambda plan: True)
         single = time.monotonic() - start
         ok = one.outcome == "converged"
-        print(f"  one tenant's deploy: {single:.2f} s ({one.outcome})", flush=True)
+        swarm_s = swarm_update_seconds(f"{f.tenants[0]}_{first}")
+        print(f"  one tenant's deploy: {single:.2f} s ({one.outcome}), of which Swarm's own update of the changed "
+              f"service {swarm_s:.2f} s (UpdateStatus StartedAt to CompletedAt), tagpin {single - swarm_s:.2f} s",
+              flush=True)
 
         registry0, engine0 = _count(metrics.REGISTRY_REQUESTS), _count(metrics.ENGINE_CALLS)
         reads0, looks0 = ctx.converger.shared_reads, ctx.converger.shared_looks    # type: ignore[attr-defined]
@@ -79,6 +101,10 @@ def body(args: argparse.Namespace) -> Body:
         fp = plan_rollout(ctx, Want(), "all", None, args.waves)
         planned = time.monotonic() - start
         moving = sum(len(w) for w in fp.waves)
+        floor = rounds([len(w) for w in fp.waves], args.parallel)
+        print(f"  waves of {[len(w) for w in fp.waves]} at --parallel {args.parallel}: {floor} deploys in a row, "
+              f"so the fleet takes >= {floor}x one tenant's time unless a deploy is quicker in the fleet than alone",
+              flush=True)
         done = apply_rollout(ctx, fp, "bench", args.parallel)
         wall = time.monotonic() - start
         registry = _count(metrics.REGISTRY_REQUESTS) - registry0

@@ -18,7 +18,8 @@ USAGE = {
     "audit": "/tagpin audit [TENANT] [--limit N]",
     "rollback": "/tagpin rollback TENANT",
     "rollout": "/tagpin rollout [SERVICE[@VERSION] …] [--tenants T1,T2] [--label KEY=VALUE] [--waves 1,10%,100%] "
-               "[--parallel N] [--dry-run]",
+               "[--parallel N] [--dry-run] · /tagpin rollout --resume ID [--parallel N] · "
+               "/tagpin rollout --abandon ID --reason \"TEXT\"",
     "help": "/tagpin help",
 }
 # Slack clients (macOS autocorrect) turn `--dry-run` into `—dry-run`; accept what people actually send.
@@ -35,7 +36,8 @@ class Invocation:
     allow_downgrade: bool = False
     limit: int = 10
     services: tuple[str, ...] = ()              # rollout: SERVICE[@VERSION] …
-    options: dict[str, str] = field(default_factory=dict)   # rollout: --tenants, --label, --waves, --parallel
+    options: dict[str, str] = field(default_factory=dict)   # rollout: --tenants, --label, --waves, --parallel,
+    #                                                         --resume ID, --abandon ID (with reason)
     override_freeze: str | None = None      # --override-freeze --reason "TEXT": TEXT
 
 
@@ -62,7 +64,7 @@ def parse(command: str, text: str) -> Invocation:
     flags = [w for w in words if w.startswith("--")]
     args = [w for w in words if not w.startswith("--")]
     known = {"deploy": {"--dry-run", "--allow-downgrade", "--override-freeze", "--reason"},
-             "audit": {"--limit"}, "rollout": {"--dry-run", *ROLLOUT_VALUES}}.get(name, set())
+             "audit": {"--limit"}, "rollout": {"--dry-run", "--reason", *ROLLOUT_VALUES}}.get(name, set())
     for flag in flags:
         if flag.split("=", 1)[0] not in known:
             raise UsageError(f"unknown option `{flag}`; usage: `{USAGE[name]}`")
@@ -91,7 +93,7 @@ def parse(command: str, text: str) -> Invocation:
 
 
 
-ROLLOUT_VALUES = ("--tenants", "--label", "--waves", "--parallel")
+ROLLOUT_VALUES = ("--tenants", "--label", "--waves", "--parallel", "--resume", "--abandon")
 # Options that take a value, `--limit 20` or `--limit=20`: as one word each, so a value is not read as a tenant.
 VALUED = ("--limit", "--reason", *ROLLOUT_VALUES)
 
@@ -121,11 +123,41 @@ def _rollout(args: list[str], flags: list[str]) -> Invocation:
     parallel = options.get("parallel", "1")
     if not parallel.isdigit() or not 1 <= int(parallel) <= 32:
         raise UsageError("--parallel takes a number from 1 to 32, e.g. --parallel 4")
+    reasons = [f.partition("=")[2] for f in flags if f.split("=", 1)[0] == "--reason"]
+    which: list[str] = [k for k in ("resume", "abandon") if k in options]
+    if which:
+        return _rollout_by_id(which, args, flags, options, reasons)
+    if reasons:
+        raise UsageError("--reason goes with --abandon ID (say why the rollout is given up)")
     for item in args:
         service, sep, version = item.partition("@")
         if not service or (sep and not version):
             raise UsageError(f"`{item}`: expected SERVICE or SERVICE@VERSION, e.g. frontend@1.10.0")
     return Invocation("rollout", services=tuple(args), options=options, dry_run="--dry-run" in flags)
+
+
+def _rollout_by_id(which: list[str], args: list[str], flags: list[str], options: dict[str, str],
+                   reasons: list[str]) -> Invocation:
+    """`/rollout --resume 7 [--parallel N]`, `/rollout --abandon 7 --reason "TEXT"`: the rollout as it was planned,
+    so nothing that plans goes with them."""
+    key = which[0]
+    planning = [name for name, given in (("SERVICE", bool(args)), ("--tenants", "tenants" in options),
+                                         ("--label", "label" in options), ("--waves", "waves" in options),
+                                         ("--dry-run", "--dry-run" in flags),
+                                         ("--resume and --abandon", len(which) > 1),
+                                         ("--parallel", key == "abandon" and "parallel" in options)) if given]
+    if planning:
+        raise UsageError(f"--{key} takes the rollout as it was planned: drop {', '.join(planning)}")
+    if not options[key].isdigit() or int(options[key]) < 1:
+        raise UsageError(f"--{key} takes a rollout's number, e.g. --{key} 7 (its progress message and `tagpin "
+                         "rollouts` show it)")
+    if key == "abandon":
+        if not reasons or not reasons[-1].strip():
+            raise UsageError('--abandon needs --reason "TEXT": whoever finds the rollout later reads it')
+        options = {**options, "reason": reasons[-1].strip()}
+    elif reasons:
+        raise UsageError("--reason goes with --abandon ID (say why the rollout is given up)")
+    return Invocation("rollout", options=options)
 
 
 def _override(flags: list[str]) -> str | None:

@@ -13,7 +13,7 @@ from bot.service.waves import RolloutRequest
 from bot.slack.commands import Invocation
 from bot.slack.deferred import acknowledge, deferred
 from bot.slack.deploying import cancel_deploy, confirm_deploy, show_dry_run, start_deploy
-from bot.slack.rolling import cancel_rollout, confirm_rollout, start_rollout
+from bot.slack.rolling import abandon_rollout, cancel_rollout, confirm_rollout, resume_rollout, start_rollout
 from bot.slack.runtime import Runtime, user_of
 
 
@@ -62,10 +62,18 @@ def cancelled(rt: Runtime, body: dict[str, Any], respond: Respond) -> None:
 def rollout(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond) -> None:
     user, actor = user_of(cmd)
     o = inv.options
+    channel = str(cmd.get("channel_id"))
+    if "resume" in o:
+        resume_rollout(rt, respond, user=user, actor=actor, channel=channel, rollout_id=int(o["resume"]),
+                       parallel=int(o.get("parallel", "1")))
+        return
+    if "abandon" in o:
+        abandon_rollout(rt, respond, user=user, actor=actor, channel=channel, rollout_id=int(o["abandon"]),
+                        reason=o["reason"])
+        return
     req = RolloutRequest(inv.services, o.get("tenants", "all"), o.get("label"), o.get("waves", DEFAULT_WAVES),
                          int(o.get("parallel", "1")))
-    start_rollout(rt, respond, user=user, actor=actor, channel=str(cmd.get("channel_id")), req=req,
-                  dry_run=inv.dry_run)
+    start_rollout(rt, respond, user=user, actor=actor, channel=channel, req=req, dry_run=inv.dry_run)
 
 
 def register(app: App, rt: Runtime) -> None:

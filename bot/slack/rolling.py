@@ -5,6 +5,7 @@ tenant's deploy writes its own thread in the audit channel, as any deploy does."
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from slack_bolt.context.respond import Respond
@@ -29,11 +30,11 @@ class Board:
     """The rollout's one progress message: posted when it starts, then edited with the newest state of every wave
     (coalesced on a thread of its own), a last time when it ends. A failed edit is logged, never raised."""
 
-    def __init__(self, rt: Runtime, channel: str, respond: Respond, title: str, fp: FleetPlan,
-                 every: float = EDIT_EVERY) -> None:
+    def __init__(self, rt: Runtime, channel: str, respond: Respond, title: str, waves: Sequence[Sequence[str]],
+                 states: Mapping[str, tuple[str, str]] | None = None, every: float = EDIT_EVERY) -> None:
         self.title, self.every = title, every
-        self.waves = [[step.tenant for step in wave] for wave in fp.waves]
-        self.states: dict[str, tuple[str, str]] = {}
+        self.waves = [list(wave) for wave in waves]
+        self.states: dict[str, tuple[str, str]] = dict(states or {})     # tenant -> (outcome, message)
         self.progress = Progress(rt.client, channel, respond, title)
         self._lock = threading.Lock()
         self._dirty, self._stop = threading.Event(), threading.Event()
@@ -84,16 +85,19 @@ def final_line(done: dict[str, Any]) -> str:
             f"{done['rollout_id']}` continues {rollout})")
 
 
-def _authorized(rt: Runtime, user: str, actor: str, channel: str, fp: FleetPlan) -> None:
+def _authorized(rt: Runtime, user: str, actor: str, channel: str, tenants: Iterable[str], digest: str,
+                command: str = "rollout", verb: str = "roll out") -> None:
     """The requester may deploy every tenant the rollout moves, from this channel; else nothing moves (audited)."""
     try:
-        for wave in fp.waves:
-            for step in wave:
-                rt.authorizer.check(user, step.tenant, channel, "roll out")
+        for tenant in tenants:
+            rt.authorizer.check(user, tenant, channel, verb)
     except Refused as exc:
-        rt.ctx.store.audit(actor, "rollout", None, "refused", {"error": str(exc), "kind": "Refused",
-                                                               "digest": fp.digest()})
+        rt.ctx.store.audit(actor, command, None, "refused", {"error": str(exc), "kind": "Refused", "digest": digest})
         raise
+
+
+def _planned(fp: FleetPlan) -> list[str]:
+    return [step.tenant for wave in fp.waves for step in wave]
 
 
 def _what(req: waves.RolloutRequest) -> str:
@@ -102,18 +106,59 @@ def _what(req: waves.RolloutRequest) -> str:
 
 def _carry_out(rt: Runtime, respond: Respond, user: str, actor: str, channel: str, req: waves.RolloutRequest,
                fp: FleetPlan) -> None:
-    run = Board(rt, channel, respond, f"Rollout of {_what(req)} by <@{user}>", fp)
+    run = Board(rt, channel, respond, f"Rollout of {_what(req)} by <@{user}>",
+                [[step.tenant for step in wave] for wave in fp.waves])
+    _show(run, respond, f"rollout of {_what(req)}", lambda: waves.apply_rollout(
+        rt.ctx, fp, actor, req.parallel, on_tenant=lambda r: run.tenant(r.tenant, r.outcome, r.message),
+        on_start=lambda step: run.tenant(step.tenant, "running"), on_begin=run.named))
+
+
+def _show(run: Board, respond: Respond, what: str, carry: Callable[[], dict[str, Any]]) -> None:
+    """The board posted, the rollout carried out while it is edited, and its last line (or why it stopped)."""
     run.start()
     try:
-        done = waves.apply_rollout(rt.ctx, fp, actor, req.parallel,
-                                   on_tenant=lambda r: run.tenant(r.tenant, r.outcome, r.message),
-                                   on_start=lambda step: run.tenant(step.tenant, "running"), on_begin=run.named)
+        done = carry()
     except Exception as exc:
         run.finish(f":red_circle: *refused*: {exc}" if isinstance(exc, TagpinError)
                    else ":red_circle: *failed* (internal error)")
-        safe_respond(respond, translate(exc, f"rollout of {_what(req)}"))
+        safe_respond(respond, translate(exc, what))
         return
     run.finish(final_line(done))
+
+
+def resume_rollout(rt: Runtime, respond: Respond, *, user: str, actor: str, channel: str, rollout_id: int,
+                   parallel: int) -> None:
+    """/rollout --resume ID: an interrupted rollout carried on from what Swarm runs (as `tagpin rollout --resume`),
+    by a requester who may deploy every tenant in it, on a board of its own."""
+    record = waves.get(rt.ctx, rollout_id)
+    _authorized(rt, user, actor, channel, [s.tenant for s in record.steps], record.digest, "rollout --resume",
+                "resume a rollout of")
+    freezing.refuse_rollout(rt.ctx, actor, None)
+    record, lease = waves.take_over(rt.ctx, rollout_id, actor)
+    by_wave: dict[int, list[str]] = {}
+    for step in record.steps:
+        by_wave.setdefault(step.wave, []).append(step.tenant)
+    states = {s.tenant: (s.outcome or "converged", s.message or "") for s in record.steps if s.state == "done"}
+    run = Board(rt, channel, respond, f"Rollout #{rollout_id}, resumed by <@{user}>",
+                [by_wave[n] for n in sorted(by_wave)], states)
+    _show(run, respond, f"rollout #{rollout_id}", lambda: waves.carry_out(
+        rt.ctx, rollout_id, lease, actor, parallel, resume=True, confirmed=True,
+        on_tenant=lambda r: run.tenant(r.tenant, r.outcome, r.message),
+        on_start=lambda step: run.tenant(step.tenant, "running")))
+
+
+def abandon_rollout(rt: Runtime, respond: Respond, *, user: str, actor: str, channel: str, rollout_id: int,
+                    reason: str) -> None:
+    """/rollout --abandon ID --reason TEXT: an interrupted rollout given up (its tenants stay as they are), said in
+    the channel with who and why."""
+    record = waves.get(rt.ctx, rollout_id)
+    _authorized(rt, user, actor, channel, [s.tenant for s in record.steps], record.digest, "rollout --abandon",
+                "abandon a rollout of")
+    waves.abandon(rt.ctx, rollout_id, actor, reason)
+    left = [s.tenant for s in record.steps if s.state != "done"]
+    respond(response_type="in_channel", **blocks.text(
+        f":wastebasket: <@{user}> abandoned rollout #{rollout_id}: {reason}. Tenants already done stay done; "
+        + (f"not reached, left as they are: {', '.join(f'`{t}`' for t in left)}" if left else "none was left")))
 
 
 def start_rollout(rt: Runtime, respond: Respond, *, user: str, actor: str, channel: str,
@@ -124,7 +169,7 @@ def start_rollout(rt: Runtime, respond: Respond, *, user: str, actor: str, chann
     if dry_run:
         safe_respond(respond, fleet_plan(fp.as_dict(), notice="Dry run: nothing applied."))
         return
-    _authorized(rt, user, actor, channel, fp)
+    _authorized(rt, user, actor, channel, _planned(fp), fp.digest())
     freezing.refuse_rollout(rt.ctx, actor, None)     # a global freeze: refused whole (overriding is the CLI's)
     if fp.risks:
         p = waves.park(rt.ctx, fp, req, user, actor, channel)
@@ -138,7 +183,7 @@ def confirm_rollout(rt: Runtime, respond: Respond, p: Pending, actor: str) -> No
     a different plan is parked and shown again instead."""
     req = waves.parked(p)
     fp = req.plan(rt.ctx)
-    _authorized(rt, p.requester, actor, p.channel, fp)
+    _authorized(rt, p.requester, actor, p.channel, _planned(fp), fp.digest())
     freezing.refuse_rollout(rt.ctx, actor, None)     # a window that began since the plan was shown holds too
     if fp.digest() != p.digest:
         again = waves.park(rt.ctx, fp, req, p.requester, actor, p.channel) if fp.risks else None

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.service import waves
+from bot.service.rollout import Want, plan_rollout
 from tests.e2e.conftest import Tenant
 from tests.e2e.fleet import fleet, frontends
 from tests.slack.harness import AUDIT, CHANNEL, Bot
@@ -104,7 +106,14 @@ def test_rollout_input_is_checked_and_a_dry_run_changes_nothing(bot: Bot, tenant
                          ("--waves", "--waves needs a value"),
                          ("frontend@", "expected SERVICE or SERVICE@VERSION"),
                          ("--label a=b --label c=d", "--label is given twice"),
-                         ("--yes", "unknown option `--yes`")]:
+                         ("--yes", "unknown option `--yes`"),
+                         ("--resume 7 frontend", "--resume takes the rollout as it was planned: drop SERVICE"),
+                         ("--resume 7 --abandon 7 --reason x", "drop --resume and --abandon"),
+                         ("--resume seven", "--resume takes a rollout's number"),
+                         ("--abandon 7", '--abandon needs --reason "TEXT"'),
+                         ("--abandon 7 --parallel 2 --reason x", "drop --parallel"),
+                         ("--resume 7 --reason x", "--reason goes with --abandon ID"),
+                         ("--reason x", "--reason goes with --abandon ID")]:
         ack = bot.command("/rollout", text)
         assert ack.status_code == 200 and needle in ack.json()["text"], (text, ack.json())
     with fleet(tenant, "ab") as names:
@@ -123,3 +132,48 @@ def test_rollout_input_is_checked_and_a_dry_run_changes_nothing(bot: Bot, tenant
         bot.wait()
         assert "may not roll out" in bot.responses()[-1]["text"]
         assert frontends(tenant, names) == ["1.4.0"] * 2
+
+
+def _interrupted(bot: Bot, services: list[str]) -> int:
+    """A rollout whose process died as it began: its rows in the store, its lease let go, no tenant started."""
+    fp = plan_rollout(bot.rt.ctx, Want.parse(services), "all", None, "1,100%")
+    rollout_id, lease = waves.begin(bot.rt.ctx, fp, "a process that died")
+    lease.release()
+    return rollout_id
+
+
+def test_an_interrupted_rollout_is_resumed_from_slack_on_a_board_of_its_own(bot: Bot, tenant: Tenant) -> None:
+    with fleet(tenant, "abc") as names:
+        tenant.push("frontend", "1.5.0")
+        rollout_id = _interrupted(bot, ["frontend"])
+        bot.command("/rollout", f"--resume {rollout_id}", user="UBOB")           # not a deployer: nothing moves
+        bot.wait()
+        assert "may not resume a rollout of" in bot.responses()[-1]["text"]
+        assert frontends(tenant, names) == ["1.4.0"] * 3
+        bot.command("/tagpin", f"rollout --resume {rollout_id} --parallel 2")
+        bot.wait()
+        _, edits = _board(bot)
+        assert f"Rollout #{rollout_id}, resumed by <@UALICE>" in edits[-1], edits[-1]
+        assert "Wave 1: :white_check_mark: done (1/1)" in edits[-1] and "Wave 2: :white_check_mark: done (2/2)" \
+            in edits[-1] and "*converged*: 3 tenant(s) on the target" in edits[-1], edits[-1]
+        assert frontends(tenant, names) == ["1.5.0"] * 3
+        bot.command("/rollout", f"--resume {rollout_id}")                      # ended: nothing to resume
+        bot.wait()
+        assert f"rollout #{rollout_id} converged at" in bot.responses()[-1]["text"]
+
+
+def test_an_interrupted_rollout_is_abandoned_from_slack_with_who_and_why(bot: Bot, tenant: Tenant) -> None:
+    with fleet(tenant, "ab") as names:
+        tenant.push("frontend", "1.5.0")
+        rollout_id = _interrupted(bot, ["frontend"])
+        bot.command("/rollout", f'--abandon {rollout_id} --reason "superseded by 1.6.0"')
+        bot.wait()
+        said = bot.responses()[-1]
+        assert said["response_type"] == "in_channel"
+        assert f"abandoned rollout #{rollout_id}: superseded by 1.6.0" in said["text"], said
+        assert all(f"`{n}`" in said["text"] for n in names), said
+        record = waves.get(bot.rt.ctx, rollout_id)
+        assert record.status == "abandoned" and "superseded by 1.6.0" in record.message
+        assert frontends(tenant, names) == ["1.4.0"] * 2
+        events = [(e.command, e.outcome) for e in bot.rt.ctx.store.events() if e.command.startswith("rollout")]
+        assert ("rollout --abandon", "abandoned") in events, events

@@ -36,9 +36,14 @@ class RolloutRequest:
     label: str | None = None
     waves: str = DEFAULT_WAVES
     parallel: int = 1
+    override_freeze: str | None = None      # --override-freeze --reason R: R (frozen tenants are then moved too)
+
+    def context(self, ctx: Context) -> Context:
+        """The context its plan and its deploys run in: carrying the freeze override, when there is one."""
+        return replace(ctx, freeze_override=self.override_freeze) if self.override_freeze else ctx
 
     def plan(self, ctx: Context) -> FleetPlan:
-        return plan_rollout(ctx, Want.parse(self.services), self.tenants, self.label, self.waves)
+        return plan_rollout(self.context(ctx), Want.parse(self.services), self.tenants, self.label, self.waves)
 
 
 def park(ctx: Context, fp: FleetPlan, req: RolloutRequest, requester: str, actor: str, channel: str) -> Pending:

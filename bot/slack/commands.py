@@ -18,7 +18,8 @@ USAGE = {
     "audit": "/tagpin audit [TENANT] [--limit N]",
     "rollback": "/tagpin rollback TENANT",
     "rollout": "/tagpin rollout [SERVICE[@VERSION] …] [--tenants T1,T2] [--label KEY=VALUE] [--waves 1,10%,100%] "
-               "[--parallel N] [--dry-run] · /tagpin rollout --resume ID [--parallel N] · "
+               "[--parallel N] [--dry-run] [--override-freeze --reason \"TEXT\"] · "
+               "/tagpin rollout --resume ID [--parallel N] · "
                "/tagpin rollout --abandon ID --reason \"TEXT\"",
     "help": "/tagpin help",
 }
@@ -64,7 +65,8 @@ def parse(command: str, text: str) -> Invocation:
     flags = [w for w in words if w.startswith("--")]
     args = [w for w in words if not w.startswith("--")]
     known = {"deploy": {"--dry-run", "--allow-downgrade", "--override-freeze", "--reason"},
-             "audit": {"--limit"}, "rollout": {"--dry-run", "--reason", *ROLLOUT_VALUES}}.get(name, set())
+             "audit": {"--limit"},
+             "rollout": {"--dry-run", "--reason", "--override-freeze", *ROLLOUT_VALUES}}.get(name, set())
     for flag in flags:
         if flag.split("=", 1)[0] not in known:
             raise UsageError(f"unknown option `{flag}`; usage: `{USAGE[name]}`")
@@ -126,14 +128,17 @@ def _rollout(args: list[str], flags: list[str]) -> Invocation:
     reasons = [f.partition("=")[2] for f in flags if f.split("=", 1)[0] == "--reason"]
     which: list[str] = [k for k in ("resume", "abandon") if k in options]
     if which:
+        if "--override-freeze" in flags:
+            raise UsageError(f"--{which[0]} takes the rollout as it was planned: drop --override-freeze")
         return _rollout_by_id(which, args, flags, options, reasons)
-    if reasons:
-        raise UsageError("--reason goes with --abandon ID (say why the rollout is given up)")
+    if reasons and "--override-freeze" not in flags:
+        raise UsageError("--reason goes with --abandon ID or --override-freeze (say why)")
     for item in args:
         service, sep, version = item.partition("@")
         if not service or (sep and not version):
             raise UsageError(f"`{item}`: expected SERVICE or SERVICE@VERSION, e.g. frontend@1.10.0")
-    return Invocation("rollout", services=tuple(args), options=options, dry_run="--dry-run" in flags)
+    return Invocation("rollout", services=tuple(args), options=options, dry_run="--dry-run" in flags,
+                      override_freeze=_override(flags))
 
 
 def _rollout_by_id(which: list[str], args: list[str], flags: list[str], options: dict[str, str],
@@ -156,7 +161,7 @@ def _rollout_by_id(which: list[str], args: list[str], flags: list[str], options:
             raise UsageError('--abandon needs --reason "TEXT": whoever finds the rollout later reads it')
         options = {**options, "reason": reasons[-1].strip()}
     elif reasons:
-        raise UsageError("--reason goes with --abandon ID (say why the rollout is given up)")
+        raise UsageError("--reason goes with --abandon ID or --override-freeze (say why)")
     return Invocation("rollout", options=options)
 
 

@@ -72,7 +72,7 @@ def rollout(rt: Runtime, inv: Invocation, cmd: dict[str, Any], respond: Respond)
                         reason=o["reason"])
         return
     req = RolloutRequest(inv.services, o.get("tenants", "all"), o.get("label"), o.get("waves", DEFAULT_WAVES),
-                         int(o.get("parallel", "1")))
+                         int(o.get("parallel", "1")), inv.override_freeze)
     start_rollout(rt, respond, user=user, actor=actor, channel=channel, req=req, dry_run=inv.dry_run)
 
 

@@ -109,7 +109,7 @@ def _carry_out(rt: Runtime, respond: Respond, user: str, actor: str, channel: st
     run = Board(rt, channel, respond, f"Rollout of {_what(req)} by <@{user}>",
                 [[step.tenant for step in wave] for wave in fp.waves])
     _show(run, respond, f"rollout of {_what(req)}", lambda: waves.apply_rollout(
-        rt.ctx, fp, actor, req.parallel, on_tenant=lambda r: run.tenant(r.tenant, r.outcome, r.message),
+        req.context(rt.ctx), fp, actor, req.parallel, on_tenant=lambda r: run.tenant(r.tenant, r.outcome, r.message),
         on_start=lambda step: run.tenant(step.tenant, "running"), on_begin=run.named))
 
 
@@ -170,7 +170,7 @@ def start_rollout(rt: Runtime, respond: Respond, *, user: str, actor: str, chann
         safe_respond(respond, fleet_plan(fp.as_dict(), notice="Dry run: nothing applied."))
         return
     _authorized(rt, user, actor, channel, _planned(fp), fp.digest())
-    freezing.refuse_rollout(rt.ctx, actor, None)     # a global freeze: refused whole (overriding is the CLI's)
+    freezing.refuse_rollout(rt.ctx, actor, req.override_freeze)   # a global freeze: refused whole unless overridden
     if fp.risks:
         p = waves.park(rt.ctx, fp, req, user, actor, channel)
         respond(response_type="ephemeral", **fleet_plan(fp.as_dict(), confirm_id=p.id))
@@ -184,7 +184,7 @@ def confirm_rollout(rt: Runtime, respond: Respond, p: Pending, actor: str) -> No
     req = waves.parked(p)
     fp = req.plan(rt.ctx)
     _authorized(rt, p.requester, actor, p.channel, _planned(fp), fp.digest())
-    freezing.refuse_rollout(rt.ctx, actor, None)     # a window that began since the plan was shown holds too
+    freezing.refuse_rollout(rt.ctx, actor, req.override_freeze)   # a window that began since it was shown holds too
     if fp.digest() != p.digest:
         again = waves.park(rt.ctx, fp, req, p.requester, actor, p.channel) if fp.risks else None
         respond(replace_original=True, **fleet_plan(fp.as_dict(), confirm_id=again.id if again else None,

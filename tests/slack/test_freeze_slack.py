@@ -14,6 +14,7 @@ from bot.errors import UsageError
 from bot.service.deploy import Deployer
 from bot.slack.commands import parse
 from tests.e2e.conftest import Tenant
+from tests.e2e.fleet import fleet, frontends
 from tests.slack.harness import running_bot
 
 
@@ -56,3 +57,25 @@ def test_an_override_with_a_reason_is_parsed_and_the_reason_is_not_a_tenant() ->
     inv = parse("/deploy", 'acme frontend@1.5.0 --override-freeze --reason "hotfix INC-7"')
     assert (inv.tenant, inv.overrides, inv.override_freeze) == ("acme", {"frontend": "1.5.0"}, "hotfix INC-7")
     assert parse("/deploy", "acme").override_freeze is None
+
+
+def test_slack_rollouts_inside_a_freeze_are_refused_unless_overridden(tenant: Tenant) -> None:
+    window = f"{(utcnow() - timedelta(hours=1)).isoformat()}/PT3H"
+    with fleet(tenant, "ab") as names, running_bot({**tenant.env, "TAGPIN_FREEZE": f"xmas={window}"}) as bot:
+        tenant.push("frontend", "1.5.0")
+        bot.command("/rollout", "frontend --waves 100%")
+        bot.wait()
+        said = bot.responses()[-1]["text"]
+        assert "global freeze xmas" in said and "until" in said, said
+        assert frontends(tenant, names) == ["1.4.0"] * 2
+        bot.command("/rollout", 'frontend --waves 100% --override-freeze --reason "hotfix INC-8"')
+        bot.wait()
+        assert frontends(tenant, names) == ["1.5.0"] * 2, bot.responses()[-1]
+        rows = [e for e in bot.rt.ctx.store.events() if e.outcome == "freeze_overridden"]
+        assert {e.command for e in rows} >= {"rollout"}, rows
+        assert all(json.loads(e.detail)["reason"] == "hotfix INC-8" for e in rows)
+    assert parse("/rollout", 'frontend --override-freeze --reason "hotfix INC-8"').override_freeze == "hotfix INC-8"
+    with pytest.raises(UsageError, match="--override-freeze needs --reason"):
+        parse("/rollout", "frontend --override-freeze")
+    with pytest.raises(UsageError, match="drop --override-freeze"):
+        parse("/rollout", '--resume 3 --override-freeze --reason "x"')

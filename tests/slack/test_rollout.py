@@ -112,8 +112,8 @@ def test_rollout_input_is_checked_and_a_dry_run_changes_nothing(bot: Bot, tenant
                          ("--resume seven", "--resume takes a rollout's number"),
                          ("--abandon 7", '--abandon needs --reason "TEXT"'),
                          ("--abandon 7 --parallel 2 --reason x", "drop --parallel"),
-                         ("--resume 7 --reason x", "--reason goes with --abandon ID"),
-                         ("--reason x", "--reason goes with --abandon ID")]:
+                         ("--resume 7 --reason x", "--reason goes with --abandon ID or --override-freeze"),
+                         ("--reason x", "--reason goes with --abandon ID or --override-freeze")]:
         ack = bot.command("/rollout", text)
         assert ack.status_code == 200 and needle in ack.json()["text"], (text, ack.json())
     with fleet(tenant, "ab") as names:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot import metrics
 from bot.domain.clients import outdated_client
@@ -54,6 +54,13 @@ class WatchReport:
         }
 
 
+@runtime_checkable
+class Forgets(Protocol):
+    """A registry client with a shared listing cache (bot.adapters.registry.RegistryClient)."""
+
+    def forget(self, image: ImageRef) -> None: ...
+
+
 class WatchRegistry:
     """The watcher's view of the registry: every repository listed once per scan (a re-pushed or new tag shows
     at once), while a (repository, tag) digest is looked up again only after `digest_ttl` seconds -- so a steady
@@ -66,6 +73,15 @@ class WatchRegistry:
 
     def new_scan(self) -> None:
         self.scan = ScanRegistry(self.inner)
+
+    def forget(self, images: Iterable[ImageRef]) -> None:
+        """A push event for these repositories: their listings and remembered digests are read again (a re-pushed
+        tag shows at once, not after digest_ttl)."""
+        names = {image.name() for image in images}
+        self._digests = {k: v for k, v in self._digests.items() if k[0] not in names}
+        if isinstance(self.inner, Forgets):
+            for image in images:
+                self.inner.forget(image)
 
     def tags(self, image: ImageRef) -> tuple[str, ...]:
         return self.scan.tags(image)
@@ -138,20 +154,26 @@ class Watcher:
         return [Finding("*", "registry", "scan_incomplete", None, None,
                         f"drift unknown for {len(unknown)} service(s): {services} -- {causes}")]
 
-    def scan_once(self) -> WatchReport:
+    def scan_once(self, only: Collection[str] | None = None) -> WatchReport:
+        """A scan of every service; `only`: of those services alone (a registry push), leaving every other
+        notice as it is and the periodic scan's record and figures untouched."""
+        if only is not None:
+            return self._scan_once(only)
         with metrics.SCAN_SECONDS.time():
             report = self._scan_once()
         metrics.findings_by_kind([f.kind for f in report.findings])
         return report
 
-    def _scan_once(self) -> WatchReport:
+    def _scan_once(self, only: Collection[str] | None = None) -> WatchReport:
         now = utcnow()
         self.registry.new_scan()
-        scan = Observer(self.ctx).scan(registry=self.registry)
+        if only is not None:
+            self.registry.forget(t.image for t in self.ctx.template().services if t.name in only)
+        scan = Observer(self.ctx).scan(registry=self.registry, only=only)
         # Per-service `unknown`s become one scan-wide notice; their open notices stay open (not seen ≠ fixed).
         unjudged = {(f.tenant, f.service) for f in scan.unknown}
-        findings = ([f for f in scan.findings if f.kind != "unknown"] + self.client_findings(scan, now)
-                    + self.incomplete_findings(scan))
+        clients = [f for f in self.client_findings(scan, now) if only is None or f.service in only]
+        findings = ([f for f in scan.findings if f.kind != "unknown"] + clients + self.incomplete_findings(scan))
         report = WatchReport(now, findings, registry_errors=[str(e) for e in scan.errors], unknown=len(unjudged))
         owed_rows = self.notices.owed()
         with self.notices.telling() if owed_rows else nullcontext(NOBODY) as told:
@@ -163,6 +185,8 @@ class Watcher:
                 except TagpinError as exc:
                     report.failed.append(f"resolve notice #{owed.id}: {exc}")
         rows = {r.id: r for r in self.notices.open()}
+        if only is not None:           # what this scan did not look at is not judged: neither resolved nor reminded
+            unjudged |= {(r.tenant, r.service) for r in rows.values() if r.tenant == "*" or r.service not in only}
         remind = timedelta(seconds=self.ctx.settings.watch_remind)
         decided = [(action, self._decide(action, rows, now))
                    for action in plan([_domain(r) for r in rows.values()], findings, now, remind, unjudged)]
@@ -171,6 +195,8 @@ class Watcher:
         with self.notices.telling() if decided else nullcontext(NOBODY) as told:
             for action, row in decided:
                 self._tell(action.verb, row, report, told)
+        if only is not None:           # not a scan of the fleet: `tagpin drift` and readiness go by the full ones
+            return report
         # The report's time is the recorded scan's, so `drift --json` and `watch --json` name the same scan.
         report.scanned_at = self.ctx.store.record_scan(len(scan.tenants), len(findings), "watch").finished_at
         return report

@@ -1,0 +1,110 @@
+"""POST /registry/events on the watcher's port (registry notifications, bearer TAGPIN_REGISTRY_EVENTS_TOKEN), and
+the wait between periodic scans that scans a pushed repository's services at once instead."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from flask import Flask, Response, jsonify, request
+
+from bot import metrics
+from bot.domain.pushes import EnvelopeError, envelope_type
+from bot.errors import TagpinError
+from bot.service import pushing
+from bot.service.context import Context
+from bot.service.electing import Election
+from bot.service.watching import Watcher
+
+log = logging.getLogger("tagpin.watch")
+
+# A registry's envelope is a few kilobytes an event; a body beyond this is refused unread.
+MAX_BODY = 1 << 20
+# After a push wakes the watcher, it waits this long for the rest of a burst (a multi-arch push is several events,
+# a CI job pushes many tags), so one scan covers them.
+COALESCE = 0.2
+# How often the active watcher looks in the store for pushes a standby received (its own wake it at once).
+STORE_POLL = 1.0
+
+
+def _answer(status: int, message: str, **extra: object) -> Response:
+    resp = jsonify({"error" if status >= 400 else "status": message, **extra})
+    resp.status_code = status
+    metrics.REGISTRY_EVENT_POSTS.labels(status=str(status)).inc()
+    return resp
+
+
+def _authorized(token: str, header: str) -> bool:
+    scheme, _, given = header.partition(" ")
+    # compare_digest takes the same time wherever the strings differ: a wrong token says nothing about the right one
+    return hmac.compare_digest(given.strip().encode(), token.encode()) and scheme.lower() == "bearer"
+
+
+def add_events_route(web: Flask, ctx: Context, wake: threading.Event) -> None:
+    @web.post("/registry/events")
+    def registry_events() -> Response:
+        token = ctx.settings.registry_events_token
+        if token is None:
+            return _answer(404, "registry events are off: set TAGPIN_REGISTRY_EVENTS_TOKEN (or _FILE) on the watcher "
+                                "and the same bearer token in the registry's notifications endpoint")
+        if not _authorized(token, request.headers.get("Authorization", "")):
+            resp = _answer(401, "missing or wrong bearer token (Authorization: Bearer <TAGPIN_REGISTRY_EVENTS_TOKEN>)")
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="tagpin registry events"'
+            return resp
+        if (request.content_length or 0) > MAX_BODY:
+            return _answer(413, f"the body is larger than {MAX_BODY} bytes")
+        refused = envelope_type(request.content_type)
+        if refused is not None:
+            return _answer(415, refused)
+        body = request.stream.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            return _answer(413, f"the body is larger than {MAX_BODY} bytes")
+        try:
+            received = pushing.receive(ctx, body)
+        except EnvelopeError as exc:
+            return _answer(400, str(exc))
+        except TagpinError as exc:         # the store or the template: the registry sends it again (it retries)
+            log.warning("registry event not taken: %s", exc)
+            return _answer(503, f"not taken, send it again: {exc}")
+        if received.accepted:
+            log.info("registry push: %s", ", ".join(received.accepted))
+            wake.set()
+        return _answer(202, "accepted", **received.as_dict())
+
+
+def scan_pushed(watcher: Watcher) -> bool:
+    """Scan the services whose repositories were pushed (taken from the store); False when none were."""
+    try:
+        services, pushed = pushing.due(watcher.ctx)
+        if not services:
+            return bool(pushed)
+        report = watcher.scan_once(only=services)
+    except TagpinError as exc:
+        metrics.EVENT_SCANS.labels(result="failed").inc()
+        log.warning("scan after a registry push failed: %s", exc)
+        return False
+    metrics.EVENT_SCANS.labels(result="incomplete" if report.unknown else "ok").inc()
+    log.info("scan of %s after a push of %s: %d findings, %d said", ", ".join(sorted(services)), ", ".join(pushed),
+             len(report.findings), len(report.said))
+    return True
+
+
+def wait_scanning_pushes(watcher: Watcher, election: Election | None, wake: threading.Event,
+                         stop: threading.Event, seconds: float,
+                         clock: Callable[[], float] = time.monotonic) -> None:
+    """Wait `seconds` (until the next periodic scan), scanning pushed repositories as their events come: at once
+    for a push this watcher received, within STORE_POLL for one a standby stored. Only while this watcher holds
+    the lease: a standby leaves the pushes in the store for the active one."""
+    until = clock() + seconds
+    while not stop.is_set() and (left := until - clock()) > 0:
+        woken = wake.wait(min(left, STORE_POLL))
+        if stop.is_set():
+            return
+        if woken:
+            stop.wait(COALESCE)            # the rest of the burst lands in the store meanwhile: one scan for it
+        wake.clear()
+        if election is None or (election.lease is not None and not election.lease.lost.is_set()):
+            scan_pushed(watcher)

@@ -30,7 +30,9 @@ class Push:
 
 
 def _text(obj: Mapping[str, object], key: str, where: str) -> str:
-    value = obj.get(key, "")
+    value = obj.get(key)
+    if value is None:                    # absent or null: Go's omitempty, or a relay that writes nulls
+        return ""
     if not isinstance(value, str):
         raise EnvelopeError(f"{where}.{key} must be a string, not {type(value).__name__}")
     return value

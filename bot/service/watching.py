@@ -77,6 +77,7 @@ class WatchRegistry:
     def forget(self, images: Iterable[ImageRef]) -> None:
         """A push event for these repositories: their listings and remembered digests are read again (a re-pushed
         tag shows at once, not after digest_ttl)."""
+        images = list(images)
         names = {image.name() for image in images}
         self._digests = {k: v for k, v in self._digests.items() if k[0] not in names}
         if isinstance(self.inner, Forgets):

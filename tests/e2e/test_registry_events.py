@@ -51,7 +51,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory, watch_port: int, request:
 
 def watch_env(tenant: Tenant, slack: LocalSlackAPI, **extra: str) -> dict[str, str]:
     return {**tenant.env, "TAGPIN_DRIFT_CHANNEL": "CDRIFT", "SLACK_BOT_TOKEN": "xoxb-local",
-            "TAGPIN_SLACK_API_URL": slack.url, "TAGPIN_REGISTRY_EVENTS_TOKEN": TOKEN, **extra}
+            "TAGPIN_SLACK_API_URL": slack.url, "TAGPIN_REGISTRY_EVENTS_TOKEN": TOKEN,
+            # the default listing cache (the tenant fixture's is 1 ms): a push must be seen through it at once
+            "TAGPIN_REGISTRY_CACHE_TTL": "60", **extra}
 
 
 def start_watch(env: dict[str, str], port: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:

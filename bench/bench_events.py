@@ -50,7 +50,7 @@ def bench(host: str, watch_port: int, folder: Path) -> int:
     from bench_watch import SkippedClock
 
     from bot.adapters.registry import RegistryClient
-    from bot.service.watching import WatchRegistry
+    from bot.service.watchregistry import WatchRegistry
     from bot.slack.app import web_client
     from bot.watch import make_watcher
 

@@ -7,6 +7,7 @@ import hmac
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 
 from flask import Flask, Response, jsonify, request
@@ -85,6 +86,10 @@ def scan_pushed(watcher: Watcher) -> bool:
     except TagpinError as exc:
         metrics.EVENT_SCANS.labels(result="failed").inc()
         log.warning("scan after a registry push failed: %s", exc)
+        return False
+    except Exception:                      # a bug: logged with a reference, the watcher goes on (the next full scan)
+        metrics.EVENT_SCANS.labels(result="failed").inc()
+        log.exception("bug %s in a scan after a registry push; the watcher goes on", uuid.uuid4().hex[:8])
         return False
     metrics.EVENT_SCANS.labels(result="incomplete" if report.unknown else "ok").inc()
     log.info("scan of %s after a push of %s: %d findings, %d said", ", ".join(sorted(services)), ", ".join(pushed),

@@ -253,3 +253,19 @@ def test_a_standby_that_receives_the_push_does_not_post_the_active_watcher_does(
         if standby is not None:
             stop(standby)
         stop(active)
+
+
+def test_a_re_pushed_tag_is_a_tag_moved_notice_at_once_despite_the_digest_memory(
+        tenant: Tenant, slack: LocalSlackAPI, watch_port: int, tmp_path: Path) -> None:
+    onboarded(tenant)
+    log = tmp_path / "watch.log"
+    proc, url = start_watch(watch_env(tenant, slack, TAGPIN_WATCH_DIGEST_TTL="900"), watch_port, log)
+    try:
+        first_scan_done(url, log)
+        onboarding_events_taken(url, log)
+        tenant.push("backend", "3.0.0", "same tag, other content")
+        took = until(lambda: posts(slack, "backend"), log.read_text, 20, poll=0.05)
+        assert [payload(c.params)["kind"] for c in slack.of("chat.postMessage")] == ["tag_moved"]
+        assert took < 5, took
+    finally:
+        stop(proc)

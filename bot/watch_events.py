@@ -76,25 +76,54 @@ def add_events_route(web: Flask, ctx: Context, wake: threading.Event) -> None:
         return _answer(202, "accepted", **received.as_dict())
 
 
+# A push whose scan could not judge it (the registry down) is tried again after this long, not every STORE_POLL.
+RETRY = 10.0
+
+
+class _Quiet:
+    """One warning a minute while the store cannot be read (the active watcher looks every second), and no
+    retry of a push the registry could not be asked about before RETRY has passed."""
+
+    until = 0.0
+    retry_at = 0.0
+
+
 def scan_pushed(watcher: Watcher) -> bool:
     """Scan the services whose repositories were pushed (taken from the store); False when none were."""
     try:
         services, pushed = pushing.due(watcher.ctx)
-        if not services:
-            return bool(pushed)
+    except TagpinError as exc:
+        if time.monotonic() >= _Quiet.until:
+            _Quiet.until = time.monotonic() + 60
+            log.warning("cannot read the registry pushes waiting in the store (retrying every %g s): %s",
+                        STORE_POLL, exc)
+        return False
+    if not services:
+        return bool(pushed)
+    try:
         report = watcher.scan_once(only=services)
     except TagpinError as exc:
-        metrics.EVENT_SCANS.labels(result="failed").inc()
-        log.warning("scan after a registry push failed: %s", exc)
-        return False
-    except Exception:                      # a bug: logged with a reference, the watcher goes on (the next full scan)
-        metrics.EVENT_SCANS.labels(result="failed").inc()
+        log.warning("scan after a registry push failed (tried again in %g s): %s", RETRY, exc)
+        return _again(watcher, pushed, "failed")
+    except Exception:                      # a bug: logged with a reference, the watcher goes on
         log.exception("bug %s in a scan after a registry push; the watcher goes on", uuid.uuid4().hex[:8])
-        return False
-    metrics.EVENT_SCANS.labels(result="incomplete" if report.unknown else "ok").inc()
-    log.info("scan of %s after a push of %s: %d findings, %d said", ", ".join(sorted(services)), ", ".join(pushed),
-             len(report.findings), len(report.said))
+        return _again(watcher, pushed, "failed")
+    log.info("scan of %s after a push of %s: %d findings, %d said", ", ".join(sorted(services)),
+             pushing.said(pushed), len(report.findings), len(report.said))
+    if report.unknown:
+        return _again(watcher, pushed, "incomplete")
+    metrics.EVENT_SCANS.labels(result="ok").inc()
     return True
+
+
+def _again(watcher: Watcher, pushed: pushing.Taken, result: str) -> bool:
+    metrics.EVENT_SCANS.labels(result=result).inc()
+    _Quiet.retry_at = time.monotonic() + RETRY
+    try:
+        pushing.again(watcher.ctx, pushed)
+    except TagpinError as exc:             # the next periodic scan is then the one that sees them
+        log.warning("could not keep the pushes %s for another try: %s", pushing.said(pushed), exc)
+    return False
 
 
 def wait_scanning_pushes(watcher: Watcher, election: Election | None, wake: threading.Event,
@@ -111,5 +140,6 @@ def wait_scanning_pushes(watcher: Watcher, election: Election | None, wake: thre
         if woken:
             stop.wait(COALESCE)            # the rest of the burst lands in the store meanwhile: one scan for it
         wake.clear()
-        if election is None or (election.lease is not None and not election.lease.lost.is_set()):
+        leading = election is None or (election.lease is not None and not election.lease.lost.is_set())
+        if leading and (woken or clock() >= _Quiet.retry_at):
             scan_pushed(watcher)

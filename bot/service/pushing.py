@@ -49,13 +49,28 @@ def receive(ctx: Context, body: bytes) -> Received:
     return out
 
 
-def due(ctx: Context) -> tuple[frozenset[str], list[str]]:
-    """The services whose repositories were pushed since the last take (and what was pushed, for the log)."""
+Taken = list[tuple[str, str, str]]       # (host, repository, tag) as PendingPushes.take gives them
+
+
+def due(ctx: Context) -> tuple[frozenset[str], Taken]:
+    """The services whose repositories were pushed since the last take, and those pushes."""
     taken = ctx.tables.pushes.take()
     if not taken:
         return frozenset(), []
     wanted = {(host, repository) for host, repository, _ in taken}
     services = frozenset(t.name for t in ctx.template().services
                          if (normal_host(t.image.registry), t.image.repository) in wanted)
-    return services, [f"{host}/{repository}:{tag}" for host, repository, tag in taken]
+    return services, taken
+
+
+def again(ctx: Context, taken: Taken) -> None:
+    """Put pushes back: their scan could not judge them (the registry was down, a bug), so the next try is not
+    the next periodic scan -- perhaps 10 intervals away."""
+    now = utcnow()
+    for host, repository, tag in taken:
+        ctx.tables.pushes.record(host, repository, tag, now)
+
+
+def said(taken: Taken) -> str:
+    return ", ".join(f"{host}/{repository}:{tag}" for host, repository, tag in taken)
 

@@ -129,7 +129,10 @@ class Watcher:
         # Per-service `unknown`s become one scan-wide notice; their open notices stay open (not seen ≠ fixed).
         unjudged = {(f.tenant, f.service) for f in scan.unknown}
         clients = [f for f in self.client_findings(scan, now) if only is None or f.service in only]
-        findings = ([f for f in scan.findings if f.kind != "unknown"] + clients + self.incomplete_findings(scan))
+        # The registry-wide warning is the full scan's to post and resolve; a push's scan that could not judge its
+        # services is tried again instead (bot/watch_events.py).
+        warning = self.incomplete_findings(scan) if only is None else []
+        findings = [f for f in scan.findings if f.kind != "unknown"] + clients + warning
         report = WatchReport(now, findings, registry_errors=[str(e) for e in scan.errors], unknown=len(unjudged))
         owed_rows = self.notices.owed()
         with self.notices.telling() if owed_rows else nullcontext(NOBODY) as told:

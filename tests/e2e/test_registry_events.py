@@ -19,10 +19,12 @@ from tests.support.notifying_registry import notifying_registry
 from tests.support.oci import Pusher
 from tests.support.processes import free_port, start_tagpin, until
 from tests.support.prom import Samples, scrape, total, value
+from tests.support.tcpproxy import TCPProxy
 
 TOKEN = "registry-events-s3cret"
 INTERVAL = "600"         # the periodic scan never comes during a test: whatever is posted, a push event caused
 ENVELOPE = "application/vnd.docker.distribution.events.v1+json"
+PROXY = pytest.StashKey[TCPProxy]()
 
 
 @pytest.fixture
@@ -46,7 +48,12 @@ def registry(tmp_path_factory: pytest.TempPathFactory, watch_port: int, request:
     token = mark.args[0] if mark else TOKEN
     with notifying_registry(tmp_path_factory.mktemp("registry"), f"http://127.0.0.1:{watch_port}/registry/events",
                             token) as host:
-        yield host
+        if request.node.get_closest_marker("registry_proxy") is None:
+            yield host
+            return
+        with TCPProxy(int(host.rpartition(":")[2])) as proxy:    # the test's processes reach it through this
+            request.node.stash[PROXY] = proxy
+            yield f"127.0.0.1:{proxy.port}"
 
 
 def watch_env(tenant: Tenant, slack: LocalSlackAPI, **extra: str) -> dict[str, str]:
@@ -268,4 +275,30 @@ def test_a_re_pushed_tag_is_a_tag_moved_notice_at_once_despite_the_digest_memory
         assert [payload(c.params)["kind"] for c in slack.of("chat.postMessage")] == ["tag_moved"]
         assert took < 5, took
     finally:
+        stop(proc)
+
+
+@pytest.mark.registry_proxy
+def test_a_push_whose_scan_could_not_reach_the_registry_is_tried_again_not_left_to_the_interval(
+        tenant: Tenant, slack: LocalSlackAPI, watch_port: int, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    proxy = request.node.stash[PROXY]           # tenant.registry is this proxy: pushes, deploys and tagpin use it
+    onboarded(tenant)
+    log = tmp_path / "watch.log"
+    proc, url = start_watch(watch_env(tenant, slack), watch_port, log)
+    try:
+        first_scan_done(url, log)
+        onboarding_events_taken(url, log)
+        tenant.push("frontend", "1.9.4")
+        proxy.pause("refuse")                    # the event comes; the scan it starts finds the registry away
+        proxy.cut()                              # (the watcher's pooled connection too)
+        until(lambda: value(scrape(url), "tagpin_watch_event_scans_total", result="incomplete") >= 1,
+              log.read_text, 20, poll=0.05)
+        assert posts(slack) == []
+        proxy.resume()
+        took = until(lambda: posts(slack, "frontend"), log.read_text, 30, poll=0.1)
+        assert "1.9.4" in posts(slack, "frontend")[0]
+        assert took < 15, took                   # RETRY (10 s), not the 600 s interval
+        assert value(scrape(url), "tagpin_watch_scans_total", result="ok") == 1
+    finally:
+        proxy.resume()
         stop(proc)

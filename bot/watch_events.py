@@ -141,5 +141,7 @@ def wait_scanning_pushes(watcher: Watcher, election: Election | None, wake: thre
             stop.wait(COALESCE)            # the rest of the burst lands in the store meanwhile: one scan for it
         wake.clear()
         leading = election is None or (election.lease is not None and not election.lease.lost.is_set())
-        if leading and (woken or clock() >= _Quiet.retry_at):
+        if not leading:
+            return                         # the lease is lost: back to the election now, not at the interval
+        if woken or clock() >= _Quiet.retry_at:
             scan_pushed(watcher)

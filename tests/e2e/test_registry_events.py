@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import delete
+from sqlmodel import col
 
+from bot.adapters.models import TenantLock
+from bot.service.electing import WATCH_LEASE, Election
 from bot.slack.localapi import LocalSlackAPI
 from tests.e2e.conftest import Tenant
 from tests.e2e.test_watch import deploy, payload
@@ -301,4 +305,31 @@ def test_a_push_whose_scan_could_not_reach_the_registry_is_tried_again_not_left_
         assert value(scrape(url), "tagpin_watch_scans_total", result="ok") == 1
     finally:
         proxy.resume()
+        stop(proc)
+
+
+def test_a_watcher_whose_lease_is_taken_over_stands_by_within_a_heartbeat_not_at_the_interval(
+        tenant: Tenant, slack: LocalSlackAPI, watch_port: int, tmp_path: Path) -> None:
+    onboarded(tenant)
+    log = tmp_path / "watch.log"
+    proc, url = start_watch(watch_env(tenant, slack), watch_port, log)
+    try:
+        first_scan_done(url, log)
+        scans = total(onboarding_events_taken(url, log), "tagpin_watch_event_scans_total")
+        store = tenant.fresh_context().store
+        with store.session() as s:               # its lease ends (a long pause, a lost network) ...
+            s.execute(delete(TenantLock).where(col(TenantLock.tenant) == WATCH_LEASE))
+            s.commit()
+        other = Election(store, float(INTERVAL), holder="watch@elsewhere:1")
+        assert other.active()                    # ... and another watcher took it over
+        # its heartbeat (a third of the 60 s TTL) finds out; the wait between scans (600 s) does not hold it
+        took = until(lambda: value(scrape(url), "tagpin_watch_active") == 0, log.read_text, 40, poll=0.2)
+        tenant.push("frontend", "1.9.4")         # the registry still reaches it: stored, not scanned, not posted
+        until(lambda: value(scrape(url), "tagpin_registry_events_total", result="accepted") >= 3, log.read_text, 20)
+        time.sleep(2)
+        assert posts(slack) == []
+        assert total(scrape(url), "tagpin_watch_event_scans_total") == scans     # the onboarding's, before
+        print(f"\nlease taken over: standing by {took:.1f} s later")
+        other.resign()
+    finally:
         stop(proc)

@@ -24,7 +24,8 @@ from bot.domain.stacks import Pin
 from bot.service.context import Context
 from tests.support.oci import Pusher
 
-REGISTRY = "127.0.0.1:5000"
+# A bench with a registry of its own (bench_events.py: one that notifies the watcher) sets TAGPIN_BENCH_REGISTRY.
+REGISTRY = os.environ.get("TAGPIN_BENCH_REGISTRY", "127.0.0.1:5000")
 # scripts/services.sh --postgres: tagpin's own cluster on 127.0.0.1:5433 (the tests' default, tests/conftest.py).
 POSTGRES = os.environ.get("TAGPIN_BENCH_POSTGRES", "postgresql+psycopg://tagpin:tagpin@127.0.0.1:5433/tagpin")
 DATABASES = ("sqlite", "postgres")

@@ -29,7 +29,8 @@ from _support import SlackProcess, Timed, Workspace
 from bot.adapters.registry import RegistryClient
 from bot.service.context import Context
 from bot.service.rows import NoticeRow
-from bot.service.watching import Notifier, Watcher, WatchRegistry
+from bot.service.watching import Notifier, Watcher
+from bot.service.watchregistry import WatchRegistry
 from bot.slack.app import web_client
 from bot.watch import make_watcher
 

@@ -18,6 +18,7 @@ from bot.adapters.fleet import Fleet
 from bot.adapters.jobs import Jobs
 from bot.adapters.notices import NoticeStore
 from bot.adapters.outbox import Outbox
+from bot.adapters.pushes import PendingPushes
 from bot.adapters.registry import RegistryClient
 from bot.adapters.releases import ReleasesSeen
 from bot.adapters.rollouts import Rollouts
@@ -50,7 +51,8 @@ def build_context(settings: Settings, migrate: bool = True) -> Context:
                               cache_ttl=settings.registry_cache_ttl, ca_bundle=settings.registry_ca)
     tables = Tables(outbox=Outbox(store), notices=NoticeStore(store), seen=SeenRequests(store),
                     confirmations=ConfirmationTable(store), jobs=Jobs(store), fleet=Fleet(store),
-                    rollouts=Rollouts(store), releases=ReleasesSeen(store))
+                    rollouts=Rollouts(store), releases=ReleasesSeen(store),
+                    pushes=PendingPushes(store))
     swarm = cache(lambda: Swarm.from_env(settings.docker_environ))      # opened on first use, once
     return Context(settings, store, registry, swarm, tables, lambda: Converger(swarm(), poll=CONVERGE_POLL),
                    builds=registry, platforms=registry)

@@ -104,6 +104,8 @@ class Settings:
     slack_api_url: str = SLACK_API_URL
     bind: str = "127.0.0.1:3000"
     watch_bind: str = "127.0.0.1:3001"             # the watcher's /healthz, /readyz, /metrics
+    # POST /registry/events on the watcher's port: the bearer token registries send; None = the endpoint is off.
+    registry_events_token: str | None = field(default=None, repr=False)
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
@@ -156,6 +158,7 @@ class Settings:
             slack_api_url=env.get("TAGPIN_SLACK_API_URL") or SLACK_API_URL,
             bind=env.get("TAGPIN_BIND") or "127.0.0.1:3000",
             watch_bind=env.get("TAGPIN_WATCH_BIND") or "127.0.0.1:3001",
+            registry_events_token=secret(env, "TAGPIN_REGISTRY_EVENTS_TOKEN"),
             slack_bot_token=secret(env, "SLACK_BOT_TOKEN"),
             slack_signing_secret=secret(env, "SLACK_SIGNING_SECRET"),
             slack_app_token=secret(env, "SLACK_APP_TOKEN"),

@@ -22,6 +22,9 @@ from bot.service.context import Context
 # A probe must answer well within an orchestrator's timeout, even when the database or the engine hangs.
 CHECK_TIMEOUT = 2.0
 PROBES = ("/healthz", "/readyz", "/metrics")
+# A registry notifies once per blob and manifest: the accepted ones stay out of the access log too (a refused one,
+# 401 or 400, is logged; the watcher logs each push it acts on).
+QUIET_POSTS = ("/registry/events",)
 Check = Callable[[], str]             # returns a short "ok" detail; raises when the dependency is not usable
 
 
@@ -96,7 +99,7 @@ class QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         answered = str(getattr(code, "value", code)).startswith(("2", "3"))
-        if not (answered and self.path.split("?")[0] in PROBES):
+        if not (answered and self.path.split("?")[0] in (*PROBES, *QUIET_POSTS)):
             super().log_request(code, size)
 
 

@@ -69,6 +69,17 @@ SLACK_JOBS_ABANDONED = Counter("tagpin_slack_jobs_abandoned", "Acknowledged Slac
                                "action.", ["request"], registry=REGISTRY)
 WATCH_ACTIVE = Gauge("tagpin_watch_active", "1 while this watcher holds the watcher lease (the one that scans and "
                      "posts), 0 while it stands by.", registry=REGISTRY, multiprocess_mode=LAST)
+REGISTRY_EVENTS = Counter("tagpin_registry_events_received", "Events in the registry notifications the watcher took "
+                          "(POST /registry/events, token accepted, envelope well-formed).", registry=REGISTRY)
+REGISTRY_EVENTS_HANDLED = Counter("tagpin_registry_events", "Registry events by what came of them: accepted (a tag "
+                                  "of a repository the template uses was pushed or deleted: a scan is due) or "
+                                  "ignored (a pull, a blob, an untagged manifest, another repository).", ["result"],
+                                  registry=REGISTRY)
+REGISTRY_EVENT_POSTS = Counter("tagpin_registry_event_requests", "POST /registry/events by HTTP status (202 taken, "
+                               "400 malformed, 401 bad token, 404 off, 413 too large, 415 not an envelope, 503 store "
+                               "down).", ["status"], registry=REGISTRY)
+EVENT_SCANS = Counter("tagpin_watch_event_scans", "Scans of the services a registry push concerned, outside the "
+                      "interval, by result.", ["result"], registry=REGISTRY)
 READY = Gauge("tagpin_ready", "1 when the readiness check passes, 0 when it fails, by check.", ["check"],
               registry=REGISTRY, multiprocess_mode=LAST)
 LAST_SCAN_AGE.set(float("nan"))

@@ -1,5 +1,5 @@
 """`tagpin watch`: scan on an interval (jittered), post drift notices to TAGPIN_DRIFT_CHANNEL, never die of a scan;
-/healthz, /readyz and /metrics on TAGPIN_WATCH_BIND."""
+/healthz, /readyz, /metrics and POST /registry/events (a push scans its services at once) on TAGPIN_WATCH_BIND."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from bot.service.context import Context
 from bot.service.electing import Election, FencedNotifier
 from bot.service.watching import Watcher, WatchReport
 from bot.slack.notifier import SlackNotifier
+from bot.watch_events import add_events_route, wait_scanning_pushes
 
 log = logging.getLogger("tagpin.watch")
 
@@ -67,10 +68,11 @@ class Freshness:
         return f"{what} was {age:.0f} s ago"
 
 
-def health_app(ctx: Context, freshness: Freshness) -> Flask:
+def health_app(ctx: Context, freshness: Freshness, wake: threading.Event | None = None) -> Flask:
     web = Flask("tagpin-watch")
     readiness = health.bot_checks(ctx, {"scan": freshness.check})
     health.add_routes(web, readiness)
+    add_events_route(web, ctx, wake or threading.Event())
     return web
 
 
@@ -115,8 +117,10 @@ def run_forever(watcher: Watcher, interval: float, stop: threading.Event | None 
     metrics.LAST_SCAN_AGE.set_function(freshness.age)
     if bind is None and isinstance(watcher, Watcher):
         bind = watcher.ctx.settings.watch_bind
-    server = serve_health(bind, health_app(watcher.ctx, freshness)) if bind else None
+    wake = threading.Event()                # a registry push this watcher received: scan its services now
+    server = serve_health(bind, health_app(watcher.ctx, freshness, wake)) if bind else None
     election = elect(watcher, interval) if isinstance(watcher, Watcher) else None
+    pushes_on = isinstance(watcher, Watcher) and watcher.ctx.settings.registry_events_token is not None
     try:
         while not stop.is_set():
             if election is not None and not stand_or_lead(election, freshness):
@@ -124,7 +128,10 @@ def run_forever(watcher: Watcher, interval: float, stop: threading.Event | None 
                 continue
             if scan_safely(watcher) is not None:
                 freshness.completed()
-            stop.wait(interval * (0.9 + 0.2 * rand()))
+            if pushes_on:
+                wait_scanning_pushes(watcher, election, wake, stop, interval * (0.9 + 0.2 * rand()))
+            else:
+                stop.wait(interval * (0.9 + 0.2 * rand()))
     finally:
         if election is not None:
             resign(election)

@@ -8,7 +8,7 @@ from sqlmodel import Field, SQLModel
 
 from bot.domain.times import utcnow
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class SchemaInfo(SQLModel, table=True):

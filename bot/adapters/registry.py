@@ -106,6 +106,14 @@ class RegistryClient:
             future.set_result(result)
         return future.result()
 
+    def forget(self, image: ImageRef) -> None:
+        """Drop the repository's shared listing: the registry said it changed (a push event), so the next caller
+        lists it afresh instead of within cache_ttl of the old listing."""
+        with self._lock:
+            entry = self._listings.get((image.api_host, image.repository))
+            if entry is not None and entry[0].done():
+                del self._listings[(image.api_host, image.repository)]
+
     def _list_tags(self, image: ImageRef) -> tuple[str, ...]:
         base = self._http.base_url(image.api_host)
         url = f"{base}/v2/{image.repository}/tags/list?n={PAGE_SIZE}"

@@ -16,7 +16,7 @@ from bot.domain.stacks import StackTemplate, load_template
 from bot.domain.times import utcnow
 from bot.errors import StackError
 from bot.service.pending import TTL, Backend, Confirmations
-from bot.service.ports import Converger, Fleet, Jobs, Notices, Outbox, Poster, Rollouts, Seen, Store, Swarm
+from bot.service.ports import Converger, Fleet, Jobs, Notices, Outbox, Poster, Pushes, Rollouts, Seen, Store, Swarm
 from bot.service.resolve import Ages, BuildTimes, FirstSeen, Platforms, Registry, ReleaseAges
 
 
@@ -32,6 +32,7 @@ class Tables:
     fleet: Fleet                            # tenant labels, holds and freezes
     rollouts: Rollouts                      # fleet rollouts and their tenant steps
     releases: FirstSeen                     # when tagpin first saw each release (min_age)
+    pushes: Pushes                          # registry notifications waiting for the active watcher
 
 
 @dataclass

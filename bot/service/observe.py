@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from bot.domain.drift import Available, Finding, Observed, find_drift, wanted_replicas
@@ -123,8 +123,10 @@ class Observer:
                 "reconciled": reconciled,
                 "freezes": [f"inside {a.says()}: a deploy now is refused" for a in active_for(self.ctx, tenant)]}
 
-    def scan(self, tenants: Iterable[str] = (), registry: Registry | None = None) -> Scan:
-        """Every wanted tenant (default: all onboarded) against the template and the registry, in one pass."""
+    def scan(self, tenants: Iterable[str] = (), registry: Registry | None = None,
+             only: Collection[str] | None = None) -> Scan:
+        """Every wanted tenant (default: all onboarded) against the template and the registry, in one pass; `only`:
+        just those services of the template (what a registry push concerns)."""
         named = [validate_tenant(t) for t in tenants]
         onboarded = [t.name for t in self.ctx.store.tenants()]
         wanted = named or onboarded
@@ -139,7 +141,7 @@ class Observer:
         holds = self.ctx.tables.fleet.holds()          # every tenant's, in one query
         for tenant in wanted:
             stack = stacks.get(tenant, {})
-            services = held(template.services, holds.get(tenant, {}))
+            services = [t for t in held(template.services, holds.get(tenant, {})) if only is None or t.name in only]
             avail = {}
             for t in services:
                 avail[t.name], error = available(registry, t, stack.get(t.name), self.ctx.ages)

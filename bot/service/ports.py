@@ -139,6 +139,14 @@ class Seen(Protocol):
     def claim(self, key: str, ttl: float) -> bool: ...
 
 
+class Pushes(Protocol):
+    """Registry pushes waiting for the active watcher (bot.adapters.pushes.PendingPushes): recorded by whichever
+    watcher the registry reached, taken by the one that scans."""
+
+    def record(self, host: str, repository: str, tag: str, now: datetime) -> None: ...
+    def take(self) -> list[tuple[str, str, str]]: ...
+
+
 class Jobs(Protocol):
     """Slack work handed from acknowledging processes to the job workers (bot.adapters.jobs.Jobs)."""
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,15 +13,14 @@ from bot import metrics
 from bot.domain.clients import outdated_client
 from bot.domain.drift import Finding
 from bot.domain.notices import Action, Notice, Verb, plan
-from bot.domain.references import ImageRef
 from bot.domain.times import utcnow
 from bot.errors import NotFound, RateLimited, TagpinError
 from bot.service.context import Context
-from bot.service.observe import Observer, Scan, ScanRegistry, finding_dict
+from bot.service.observe import Observer, Scan, finding_dict
 from bot.service.ports import Told
-from bot.service.resolve import Registry
 from bot.service.rows import NoticeRow
 from bot.service.views import SaidJSON, WatchJSON
+from bot.service.watchregistry import WatchRegistry
 
 log = logging.getLogger("tagpin.watch")
 
@@ -52,32 +50,6 @@ class WatchReport:
             "findings": [finding_dict(f) for f in self.findings],
             "said": self.said, "failed": self.failed, "registry_errors": self.registry_errors,
         }
-
-
-class WatchRegistry:
-    """The watcher's view of the registry: every repository listed once per scan (a re-pushed or new tag shows
-    at once), while a (repository, tag) digest is looked up again only after `digest_ttl` seconds -- so a steady
-    scan costs one request per repository, and a re-pushed tag is noticed within that time, not instantly."""
-
-    def __init__(self, inner: Registry, digest_ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.inner, self.ttl, self.clock = inner, digest_ttl, clock
-        self.scan = ScanRegistry(inner)
-        self._digests: dict[tuple[str, str], tuple[float, str | None]] = {}
-
-    def new_scan(self) -> None:
-        self.scan = ScanRegistry(self.inner)
-
-    def tags(self, image: ImageRef) -> tuple[str, ...]:
-        return self.scan.tags(image)
-
-    def digest(self, image: ImageRef, tag: str) -> str | None:
-        key, now = (image.name(), tag), self.clock()
-        hit = self._digests.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        digest = self.inner.digest(image, tag)
-        self._digests[key] = (now, digest)
-        return digest
 
 
 class _Nobody:
@@ -138,20 +110,29 @@ class Watcher:
         return [Finding("*", "registry", "scan_incomplete", None, None,
                         f"drift unknown for {len(unknown)} service(s): {services} -- {causes}")]
 
-    def scan_once(self) -> WatchReport:
+    def scan_once(self, only: Collection[str] | None = None) -> WatchReport:
+        """A scan of every service; `only`: of those services alone (a registry push), leaving every other
+        notice as it is and the periodic scan's record and figures untouched."""
+        if only is not None:
+            return self._scan_once(only)
         with metrics.SCAN_SECONDS.time():
             report = self._scan_once()
         metrics.findings_by_kind([f.kind for f in report.findings])
         return report
 
-    def _scan_once(self) -> WatchReport:
+    def _scan_once(self, only: Collection[str] | None = None) -> WatchReport:
         now = utcnow()
         self.registry.new_scan()
-        scan = Observer(self.ctx).scan(registry=self.registry)
+        if only is not None:
+            self.registry.forget(t.image for t in self.ctx.template().services if t.name in only)
+        scan = Observer(self.ctx).scan(registry=self.registry, only=only)
         # Per-service `unknown`s become one scan-wide notice; their open notices stay open (not seen ≠ fixed).
         unjudged = {(f.tenant, f.service) for f in scan.unknown}
-        findings = ([f for f in scan.findings if f.kind != "unknown"] + self.client_findings(scan, now)
-                    + self.incomplete_findings(scan))
+        clients = [f for f in self.client_findings(scan, now) if only is None or f.service in only]
+        # The registry-wide warning is the full scan's to post and resolve; a push's scan that could not judge its
+        # services is tried again instead (bot/watch_events.py).
+        warning = self.incomplete_findings(scan) if only is None else []
+        findings = [f for f in scan.findings if f.kind != "unknown"] + clients + warning
         report = WatchReport(now, findings, registry_errors=[str(e) for e in scan.errors], unknown=len(unjudged))
         owed_rows = self.notices.owed()
         with self.notices.telling() if owed_rows else nullcontext(NOBODY) as told:
@@ -163,6 +144,8 @@ class Watcher:
                 except TagpinError as exc:
                     report.failed.append(f"resolve notice #{owed.id}: {exc}")
         rows = {r.id: r for r in self.notices.open()}
+        if only is not None:           # what this scan did not look at is not judged: neither resolved nor reminded
+            unjudged |= {(r.tenant, r.service) for r in rows.values() if r.tenant == "*" or r.service not in only}
         remind = timedelta(seconds=self.ctx.settings.watch_remind)
         decided = [(action, self._decide(action, rows, now))
                    for action in plan([_domain(r) for r in rows.values()], findings, now, remind, unjudged)]
@@ -171,6 +154,8 @@ class Watcher:
         with self.notices.telling() if decided else nullcontext(NOBODY) as told:
             for action, row in decided:
                 self._tell(action.verb, row, report, told)
+        if only is not None:           # not a scan of the fleet: `tagpin drift` and readiness go by the full ones
+            return report
         # The report's time is the recorded scan's, so `drift --json` and `watch --json` name the same scan.
         report.scanned_at = self.ctx.store.record_scan(len(scan.tenants), len(findings), "watch").finished_at
         return report

@@ -32,6 +32,7 @@ from bot.adapters.models import (
 )
 from bot.adapters.notices import DriftNotice
 from bot.adapters.outbox import OutboxMessage
+from bot.adapters.pushes import RegistryPush
 from bot.adapters.releases import ReleaseSeen
 from bot.adapters.rollouts import Rollout, RolloutStep
 from bot.adapters.seen import SeenRequest
@@ -47,9 +48,10 @@ TABLES: list[Table] = [*V1_TABLES, SlackJob.__table__,  # type: ignore[attr-defi
                        TenantLabel.__table__, TenantHold.__table__,  # type: ignore[attr-defined]   # 0003
                        Rollout.__table__, RolloutStep.__table__,  # type: ignore[attr-defined]   # 0004
                        ReleaseSeen.__table__,  # type: ignore[attr-defined]   # 0005
-                       TenantFreeze.__table__]  # type: ignore[attr-defined]   # 0006
+                       TenantFreeze.__table__,  # type: ignore[attr-defined]   # 0006
+                       RegistryPush.__table__]  # type: ignore[attr-defined]   # 0007
 NAMES = sorted(t.name for t in TABLES)
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
 
 
 def make_v1(engine: Engine) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.adapters.registry import RegistryClient
 from bot.domain.references import parse_reference
-from bot.service.watching import WatchRegistry
+from bot.service.watchregistry import WatchRegistry
 from tests.support.oci import Pusher
 
 

@@ -12,7 +12,8 @@ import pytest
 from bot.config import Settings
 from bot.errors import UsageError
 
-SECRETS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "TAGPIN_DATABASE_URL")
+SECRETS = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "TAGPIN_DATABASE_URL",
+           "TAGPIN_REGISTRY_EVENTS_TOKEN")
 
 
 @pytest.mark.parametrize("name", SECRETS)
@@ -21,7 +22,8 @@ def test_each_secret_reads_its_file(name: str, tmp_path: Path) -> None:
     path.write_text("s3cret-value\n")                  # as `docker secret create` stores `echo …` output
     settings = Settings.from_env({"HOME": str(tmp_path), f"{name}_FILE": str(path)})
     field = {"SLACK_BOT_TOKEN": "slack_bot_token", "SLACK_SIGNING_SECRET": "slack_signing_secret",
-             "SLACK_APP_TOKEN": "slack_app_token", "TAGPIN_DATABASE_URL": "database_url"}[name]
+             "SLACK_APP_TOKEN": "slack_app_token", "TAGPIN_DATABASE_URL": "database_url",
+             "TAGPIN_REGISTRY_EVENTS_TOKEN": "registry_events_token"}[name]
     assert getattr(settings, field) == "s3cret-value"
     assert "s3cret" not in repr(settings)
 

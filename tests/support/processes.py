@@ -76,3 +76,38 @@ def running_bots(env: Mapping[str, str], logs: Path, count: int = 2) -> Iterator
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=60)
+
+
+@contextmanager
+def docker_registry(folder: Path, config: str, address: str, port: int) -> Iterator[str]:
+    """The real `docker-registry serve` with `config` (its YAML) written to folder/registry.yml, listening on
+    address:port; yields host:port. Its log (the access log included) is folder/registry.log."""
+    import shutil
+
+    from tests.conftest import unavailable
+
+    binary = shutil.which("docker-registry")
+    if binary is None:
+        unavailable("registry", "no docker-registry binary (apt-get install docker-registry)")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "registry.yml").write_text(config)
+    log = (folder / "registry.log").open("wb")
+    process = subprocess.Popen([str(binary), "serve", str(folder / "registry.yml")], stdout=log,
+                               stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection((address, port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError(f"docker-registry did not listen on {port}: "
+                                       f"{(folder / 'registry.log').read_text()[-2000:]}") from None
+                time.sleep(0.05)
+        yield f"{address}:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()

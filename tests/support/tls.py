@@ -7,16 +7,14 @@ import base64
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import unavailable
-from tests.support.processes import free_port
+from tests.support.processes import docker_registry, free_port
 
 # RFC 5280 shapes that strict verifiers accept: a CA that may sign (openssl.cnf's v3_ca plus keyUsage), and a
 # leaf for serverAuth naming the registry's address (127.0.0.1 unless told).
@@ -78,36 +76,14 @@ def tls_registry(folder: Path, pki: Pki, *, htpasswd: Path | None = None, addres
     """`docker-registry serve` over HTTPS on a free port of `address` (loopback, or the swarm lab's bridge;
     deletes enabled), with `auth: htpasswd` when given one (every request then needs Basic credentials from it);
     yields host:port."""
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        unavailable("registry", "no docker-registry binary (apt-get install docker-registry)")
     port = free_port()
-    folder.mkdir(parents=True, exist_ok=True)
-    config = folder / "registry.yml"
-    config.write_text(
+    config = (
         "version: 0.1\nlog: {level: error}\n"
         f"storage: {{filesystem: {{rootdirectory: {folder / 'data'}}}, delete: {{enabled: true}}}}\n"
         f"http: {{addr: {address}:{port}, tls: {{certificate: {pki.cert}, key: {pki.key}}}}}\n"
         + (f"auth: {{htpasswd: {{realm: tagpin-test, path: {htpasswd}}}}}\n" if htpasswd is not None else ""))
-    log = (folder / "registry.log").open("wb")
-    process = subprocess.Popen([str(binary), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection((address, port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    raise RuntimeError(f"docker-registry did not listen on {port}: "
-                                       f"{(folder / 'registry.log').read_text()[-2000:]}") from None
-                time.sleep(0.05)
-        yield f"{address}:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+    with docker_registry(folder, config, address, port) as host:
+        yield host
 
 
 @contextmanager

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -97,10 +99,26 @@ def postgres_url(postgres: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop(admin, name)
     finally:
         admin.dispose()
+
+
+def _drop(admin: Any, name: str, tries: int = 20) -> None:
+    """DROP DATABASE … WITH (FORCE), tried again for a few seconds: FORCE ends the test's own sessions, but not one
+    of the server's (an autovacuum worker, a superuser's) -- "must be a member of the role whose process is being
+    terminated" -- and those end by themselves."""
+    from sqlalchemy import exc, text
+
+    for attempt in range(tries):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except (exc.ProgrammingError, exc.OperationalError):
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.25)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

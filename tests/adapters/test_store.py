@@ -154,5 +154,5 @@ def test_one_migrate_creates_every_table_in_a_fresh_process(database_url: str) -
     done = subprocess.run([sys.executable, "-c", script, url], capture_output=True, text=True, check=True)
     assert done.stdout.strip().split(",") == sorted([
         "alembic_version", "audit_events", "deployments", "drift_notices", "drift_scans", "pending_confirmations",
-        "releases_seen", "rollout_steps", "rollouts", "seen_requests", "slack_jobs", "slack_outbox", "tagpin_schema",
-        "tenant_freezes", "tenant_holds", "tenant_labels", "tenant_locks", "tenants"])
+        "registry_pushes", "releases_seen", "rollout_steps", "rollouts", "seen_requests", "slack_jobs", "slack_outbox",
+        "tagpin_schema", "tenant_freezes", "tenant_holds", "tenant_labels", "tenant_locks", "tenants"])
